@@ -1,0 +1,377 @@
+"""The Quart-Trio application: the Enrichment API's routes over the engine."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+import trio
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from ..daemon._engine import Engine, JobRequest
+from ..daemon._errors import EngineError, Invalid, NotFound
+from ..daemon._records import IdempotencyRecord, Job
+from ..daemon._store import PutIdempotency
+from ..domains import InvalidDomain, normalize_domain
+from ._auth import Authenticator
+from ._schemas import (
+    BatchRequest,
+    CancelResponse,
+    ErrorResponse,
+    JobListResponse,
+    RetryRequest,
+    StartRequest,
+)
+from ._views import batch_view, cache_view, job_created, job_results, job_status, job_summary
+
+log = logging.getLogger("enrichd.api")
+
+T = TypeVar("T")
+
+_JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+_encoder = msgspec.json.Encoder()
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """``body`` (a Struct, dict or list) as a JSON response."""
+    return Response(
+        _encoder.encode(body), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
+    """The one error shape: ``{"error": code, "message": text, "details": ...}``."""
+    return json_response(
+        ErrorResponse(error=code, message=message, details=details), status, headers
+    )
+
+
+async def _body(typ: type[T]) -> T:
+    """Decode the request body as ``typ``; an empty body means all defaults."""
+    raw = await request.get_data(cache=False)
+    if not raw or not raw.strip():
+        raw = b"{}"
+    try:
+        return msgspec.json.decode(raw, type=typ)
+    except msgspec.ValidationError as exc:
+        raise Invalid("invalid_body", f"request body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise EngineError("malformed_json", f"request body is not valid JSON: {exc}") from None
+
+
+def _domain(raw: str) -> str:
+    try:
+        return normalize_domain(raw)
+    except InvalidDomain as exc:
+        raise Invalid("invalid_domain", str(exc)) from None
+
+
+def _job_id_param() -> str | None:
+    value = request.args.get("job_id")
+    if value is None:
+        return None
+    if not value.strip():
+        raise Invalid("invalid_job_id", "job_id must not be empty")
+    return value
+
+
+def _int_param(name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"invalid_{name}", f"{name} must be a whole number, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise Invalid(f"invalid_{name}", f"{name} must be {bound}, got {value}")
+    return value
+
+
+def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
+    """The API application bound to ``engine``."""
+    app = QuartTrio("enrichd")
+    app.config["MAX_CONTENT_LENGTH"] = engine.config.server.max_body_bytes
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+    # In-flight idempotent requests, so a concurrent repeat waits for the first answer.
+    inflight: dict[str, trio.Event] = {}
+
+    @app.before_request
+    async def _authenticate() -> Response | None:
+        if not request.path.startswith("/api/"):
+            return None
+        if auth.check(request.headers.get("Authorization")) is None:
+            return error_response(
+                401,
+                "unauthorized",
+                "send a valid API token as 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": 'Bearer realm="enrichd"'},
+            )
+        return None
+
+    @app.errorhandler(EngineError)
+    async def _engine_error(exc: EngineError) -> Response:
+        return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        names = {
+            404: ("not_found", f"no such endpoint: {request.method} {request.path}"),
+            405: ("method_not_allowed", f"{request.method} is not allowed on {request.path}"),
+            413: (
+                "body_too_large",
+                f"request body exceeds {engine.config.server.max_body_bytes} bytes",
+            ),
+        }
+        name, message = names.get(code, (exc.name.lower().replace(" ", "_"), exc.description or ""))
+        return error_response(code, name, message)
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "internal error; see the daemon's log")
+
+    async def idempotent(kind: str, produce: Callable[[], Awaitable[Response]]) -> Response:
+        """Replay the first answer for a repeated ``Idempotency-Key``."""
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return await produce()
+        if not key or len(key) > 255:
+            raise Invalid("invalid_idempotency_key", "Idempotency-Key must be 1-255 characters")
+        body = await request.get_data(cache=True, as_text=False)
+        assert isinstance(body, bytes)
+        fingerprint = hashlib.sha256(f"{kind}\0{request.path}\0".encode() + body).hexdigest()
+        store_key = hashlib.sha256(key.encode()).hexdigest()
+        while store_key in inflight:
+            await inflight[store_key].wait()
+        now = engine.clock()
+        record = engine.store.get_idempotency(store_key)
+        if record is not None and record.expires_at > now:
+            if record.fingerprint != fingerprint:
+                raise Invalid(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was already used for a different request",
+                )
+            return Response(
+                record.body,
+                status=record.status_code,
+                content_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        event = inflight[store_key] = trio.Event()
+        try:
+            response = await produce()
+            if response.status_code < 500:
+                await engine.writer.write(
+                    PutIdempotency(
+                        store_key,
+                        IdempotencyRecord(
+                            fingerprint=fingerprint,
+                            status_code=response.status_code,
+                            body=await response.get_data(as_text=False),
+                            expires_at=now + engine.config.jobs.idempotency_ttl_seconds,
+                        ),
+                    )
+                )
+            return response
+        finally:
+            del inflight[store_key]
+            event.set()
+
+    async def _engine_response(make: Callable[[], Awaitable[Response]]) -> Response:
+        try:
+            return await make()
+        except EngineError as exc:
+            return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        plugins = [
+            {"name": p.name, "status": p.status, "error": p.error} for p in engine.registry.plugins
+        ]
+        return json_response(
+            {
+                "status": "ok" if engine.ready.is_set() and not engine.stopping else "starting",
+                "queued": engine.scheduler.queue_depth,
+                "running": engine.scheduler.running_count,
+                "plugins": plugins,
+                "sources": {
+                    name: {"configured": actor.configured} for name, actor in engine.sources.items()
+                },
+            },
+            200 if engine.ready.is_set() and not engine.stopping else 503,
+        )
+
+    @app.get("/api/v1/enrich")
+    async def list_jobs() -> Response:
+        domain_raw = request.args.get("domain")
+        domain = _domain(domain_raw) if domain_raw is not None else None
+        status = request.args.get("status")
+        if status is not None and status not in _JOB_STATUSES:
+            raise Invalid(
+                "invalid_status",
+                f"status must be one of {', '.join(_JOB_STATUSES)}, got {status!r}",
+            )
+        limit = _int_param("limit", 50, 1, 100)
+        offset = _int_param("offset", 0, 0, None)
+        jobs, total = engine.store.list_jobs(
+            domain=domain, status=status, limit=limit, offset=offset
+        )
+        return json_response(
+            JobListResponse(
+                jobs=[job_summary(j) for j in jobs],
+                total=total,
+                running_count=engine.store.count_status("running", domain=domain),
+                queued_count=engine.store.count_status("queued", domain=domain),
+                limit=limit,
+                offset=offset,
+            )
+        )
+
+    @app.post("/api/v1/enrich/batch")
+    async def start_batch() -> Response:
+        async def produce() -> Response:
+            async def make() -> Response:
+                body = await _body(BatchRequest)
+                limit = engine.config.jobs.max_batch_domains
+                if not body.domains:
+                    raise Invalid("empty_batch", "domains must list at least one domain")
+                if len(body.domains) > limit:
+                    raise Invalid(
+                        "batch_too_large",
+                        f"a batch holds at most {limit} domains (jobs.max_batch_domains); "
+                        f"got {len(body.domains)}: split it",
+                    )
+                concurrency = (
+                    body.concurrency
+                    if body.concurrency is not None
+                    else engine.config.jobs.default_batch_concurrency
+                )
+                cap = engine.config.jobs.max_batch_concurrency
+                if not 1 <= concurrency <= cap:
+                    raise Invalid("invalid_concurrency", f"concurrency must be between 1 and {cap}")
+                entries: list[tuple[str, str | None, str | None]] = []
+                for raw in body.domains:
+                    try:
+                        entries.append((raw, normalize_domain(raw), None))
+                    except InvalidDomain as exc:
+                        entries.append((raw, None, str(exc)))
+                request_ = JobRequest(
+                    modules=body.modules,
+                    waves=body.waves,
+                    force=body.force,
+                    priority=body.priority,
+                )
+                batch, jobs = await engine.start_batch(entries, request_, concurrency)
+                estimate = engine.batch_estimate_seconds(jobs, concurrency, body.priority)
+                return json_response(batch_view(batch, jobs, estimate, detailed=False), 202)
+
+            return await _engine_response(make)
+
+        return await idempotent("batch", produce)
+
+    @app.get("/api/v1/enrich/batch/<batch_id>")
+    async def get_batch(batch_id: str) -> Response:
+        batch = engine.store.get_batch(batch_id)
+        if batch is None:
+            raise NotFound("batch_not_found", f"no batch {batch_id!r}")
+        jobs = [j for j in (engine.store.get_job(i) for i in batch.job_ids) if j is not None]
+        remaining = [j for j in jobs if j.status in ("queued", "running")]
+        estimate = engine.batch_estimate_seconds(remaining, batch.concurrency, batch.priority)
+        return json_response(batch_view(batch, jobs, estimate, detailed=True))
+
+    @app.post("/api/v1/enrich/<domain>")
+    async def start(domain: str) -> Response:
+        async def produce() -> Response:
+            async def make() -> Response:
+                name = _domain(domain)
+                body = await _body(StartRequest)
+                job = await engine.start_job(
+                    name,
+                    JobRequest(
+                        modules=body.modules,
+                        waves=body.waves,
+                        force=body.force,
+                        priority=body.priority,
+                    ),
+                )
+                return json_response(job_created(job), 202)
+
+            return await _engine_response(make)
+
+        return await idempotent("start", produce)
+
+    def _find(domain: str, *, finished_only: bool = False) -> Job:
+        return engine.find_job(_domain(domain), _job_id_param(), finished_only=finished_only)
+
+    @app.get("/api/v1/enrich/<domain>/status")
+    async def status(domain: str) -> Response:
+        job = _find(domain)
+        return json_response(job_status(job, engine.store.outputs(job.job_id), engine.clock()))
+
+    @app.get("/api/v1/enrich/<domain>/results")
+    async def results(domain: str) -> Response:
+        job = _find(domain, finished_only=True)
+        only = None
+        raw = request.args.get("modules")
+        if raw is not None:
+            only = [m.strip() for m in raw.split(",") if m.strip()]
+            unknown = [m for m in only if m not in engine.registry.modules]
+            if unknown or not only:
+                raise Invalid(
+                    "unknown_module",
+                    f"unknown module id(s): {', '.join(unknown) or '(none given)'}; valid ids: "
+                    + ", ".join(engine.registry.modules),
+                )
+        return json_response(job_results(job, engine.store.outputs(job.job_id), only))
+
+    @app.post("/api/v1/enrich/<domain>/cancel")
+    async def cancel(domain: str) -> Response:
+        name = _domain(domain)
+        job = await engine.cancel(name, _job_id_param())
+        done = sum(1 for s in job.module_states.values() if s.status in ("completed", "cached"))
+        return json_response(
+            CancelResponse(
+                job_id=job.job_id,
+                status=job.status,
+                message=job.message or f"Job cancelled. {done} modules were already completed.",
+                modules_completed=done,
+            )
+        )
+
+    @app.post("/api/v1/enrich/<domain>/retry")
+    async def retry(domain: str) -> Response:
+        async def produce() -> Response:
+            async def make() -> Response:
+                name = _domain(domain)
+                body = await _body(RetryRequest)
+                job = await engine.retry(name, body.failed_modules_only)
+                return json_response(job_created(job), 202)
+
+            return await _engine_response(make)
+
+        return await idempotent("retry", produce)
+
+    @app.get("/api/v1/enrich/<domain>/cache")
+    async def cache(domain: str) -> Response:
+        name = _domain(domain)
+        return json_response(
+            cache_view(
+                name,
+                list(engine.registry.modules),
+                engine.store.cache_entries(name),
+                engine.cache_policy,
+                engine.clock(),
+            )
+        )
+
+    return app

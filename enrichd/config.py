@@ -1,0 +1,278 @@
+"""Configuration: ``config.toml`` decoded into msgspec Structs; secrets from env or credentials.
+
+Every section forbids unknown keys, so a typo stops start-up with a message naming the key instead
+of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+DEFAULT_BIND = "127.0.0.1:8080"
+DEFAULT_DATA_DIR = "/var/lib/enrichd"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the offending key."""
+
+
+class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[server]``: where the API listens and how large a request may be."""
+
+    bind: str = DEFAULT_BIND
+    max_body_bytes: int = 1024 * 1024
+    #: Seconds in-flight HTTP requests get to finish on shutdown.
+    graceful_timeout_seconds: float = 5.0
+
+
+class StorageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[storage]``: the LMDB store."""
+
+    path: str = DEFAULT_DATA_DIR
+    #: Initial LMDB map size; the map doubles whenever it fills up.
+    map_size_mb: int = 256
+
+
+class AuthConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[auth]``: accepted API tokens, as SHA-256 hex digests."""
+
+    token_sha256: list[str] = msgspec.field(default_factory=list)
+
+
+class JobsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[jobs]``: admission and limits."""
+
+    max_concurrent_jobs: int = 10
+    max_batch_domains: int = 1000
+    default_batch_concurrency: int = 5
+    max_batch_concurrency: int = 100
+    #: A module running longer than this fails with ``timeout``.
+    module_timeout_seconds: float = 300.0
+    #: How long an ``Idempotency-Key`` is remembered.
+    idempotency_ttl_seconds: int = 86400
+
+
+class CacheConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[cache]``: per-module TTL and stale-window overrides (durations like ``"7d"``)."""
+
+    ttl: dict[str, str | int] = msgspec.field(default_factory=dict)
+    stale_window: dict[str, str | int] = msgspec.field(default_factory=dict)
+
+
+class PluginsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[plugins]``: which plugins load besides the installed entry points."""
+
+    #: Entry-point names (group ``enrichd``) not to load, e.g. ``["builtin"]``.
+    disable: list[str] = msgspec.field(default_factory=list)
+    #: Extra plugin modules to import by dotted path (handy while writing a plugin).
+    modules: list[str] = msgspec.field(default_factory=list)
+
+
+class SourceSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[sources.<name>]``: the keys every source has. ``None`` means the plugin's default."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    rate_per_second: float | None = None
+    burst: int | None = None
+    daily_quota: int | None = None
+    max_concurrency: int | None = None
+    timeout_seconds: float | None = None
+    max_retries: int | None = None
+    enabled: bool = True
+
+
+class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[logging]``."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The whole configuration."""
+
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
+    jobs: JobsConfig = msgspec.field(default_factory=JobsConfig)
+    cache: CacheConfig = msgspec.field(default_factory=CacheConfig)
+    plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    #: Raw per-source tables; checked against each source's spec once plugins are loaded.
+    sources: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    #: Raw per-module option tables, handed to the module as ``ctx.options``.
+    modules: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    #: Sales-intelligence settings (modules m13-m15); validated by those modules.
+    intel: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: str | int, *, key: str) -> int:
+    """Seconds in ``value``: an int of seconds or a string like ``"30d"``, ``"12h"``, ``"90s"``."""
+    if isinstance(value, bool):
+        raise ConfigError(f'{key}: expected a duration such as 3600 or "7d", got {value!r}')
+    if isinstance(value, int):
+        seconds = value
+    else:
+        m = _DURATION_RE.match(value)
+        if not m:
+            raise ConfigError(f'{key}: expected a duration such as 3600 or "7d", got {value!r}')
+        seconds = int(float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+    if seconds <= 0:
+        raise ConfigError(f"{key}: a duration must be positive, got {value!r}")
+    return seconds
+
+
+def _check(config: Config) -> None:
+    """Value checks msgspec's types cannot express."""
+    host, sep, port = config.server.bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"server.bind: expected HOST:PORT, got {config.server.bind!r}")
+    positive = {
+        "server.max_body_bytes": config.server.max_body_bytes,
+        "storage.map_size_mb": config.storage.map_size_mb,
+        "jobs.max_concurrent_jobs": config.jobs.max_concurrent_jobs,
+        "jobs.max_batch_domains": config.jobs.max_batch_domains,
+        "jobs.default_batch_concurrency": config.jobs.default_batch_concurrency,
+        "jobs.max_batch_concurrency": config.jobs.max_batch_concurrency,
+        "jobs.module_timeout_seconds": config.jobs.module_timeout_seconds,
+        "jobs.idempotency_ttl_seconds": config.jobs.idempotency_ttl_seconds,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key}: must be positive, got {value!r}")
+    for digest in config.auth.token_sha256:
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ConfigError(
+                "auth.token_sha256: each entry must be 64 lowercase hex digits "
+                "(the SHA-256 of a token; `enrichd token create NAME` makes one)"
+            )
+    for section, table in (
+        ("cache.ttl", config.cache.ttl),
+        ("cache.stale_window", config.cache.stale_window),
+    ):
+        for module_id, duration in table.items():
+            parse_duration(duration, key=f"{section}.{module_id}")
+
+
+def _msgspec_path(message: str) -> str:
+    """Turn msgspec's ``... - at `$.server.bind``` into a key path ``server.bind``."""
+    m = re.search(r"at `\$\.?([^`]*)`", message)
+    if not m:
+        return ""
+    return re.sub(r"\[(\d+)\]", r"[\1]", m.group(1))
+
+
+def parse_config(text: str | bytes, *, origin: str = "config.toml") -> Config:
+    """Decode and check a TOML document; raises :class:`ConfigError` naming the bad key."""
+    try:
+        config = msgspec.toml.decode(text, type=Config)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        unknown = re.match(r"Object contains unknown field `([^`]+)`", message)
+        path = _msgspec_path(message)
+        if unknown:
+            key = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+            raise ConfigError(f"{origin}: unknown key {key!r}") from None
+        raise ConfigError(
+            f"{origin}: {path or 'top level'}: {message.split(' - at ')[0]}"
+        ) from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    try:
+        _check(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    return config
+
+
+def load_config(path: str | os.PathLike[str] | None) -> Config:
+    """Load the configuration from ``path`` or ``$ENRICHD_CONFIG``; defaults when neither is set."""
+    chosen = path if path is not None else os.environ.get("ENRICHD_CONFIG")
+    if chosen is None:
+        return Config()
+    p = Path(chosen)
+    try:
+        text = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {str(p)!r}: {exc.strerror}") from None
+    return parse_config(text, origin=str(p))
+
+
+def read_secret(credential_name: str, env_name: str, configured: str | None = None) -> str | None:
+    """A secret from config, else the environment, else the systemd credential file.
+
+    systemd's ``LoadCredential=`` puts credentials under ``$CREDENTIALS_DIRECTORY``; reading them
+    there keeps keys out of the config file and the process environment.
+    """
+    if configured:
+        return configured
+    value = os.environ.get(env_name)
+    if value:
+        return value.strip()
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds:
+        try:
+            return (Path(creds) / credential_name).read_text().strip() or None
+        except OSError:
+            return None
+    return None
+
+
+class ResolvedSource(msgspec.Struct, kw_only=True, frozen=True):
+    """A source's effective settings: the plugin's defaults overlaid with ``[sources.<name>]``."""
+
+    name: str
+    base_url: str
+    api_key: str | None
+    rate_per_second: float
+    burst: int
+    daily_quota: int | None
+    max_concurrency: int
+    timeout_seconds: float
+    max_retries: int
+    enabled: bool
+    #: The source's own options (its spec's ``options_type``), already validated.
+    options: Any = None
+
+
+def split_source_table(
+    name: str, table: Mapping[str, Any]
+) -> tuple[SourceSettings, dict[str, Any]]:
+    """Separate the common keys of ``[sources.<name>]`` from the source's own ones."""
+    common_keys = set(SourceSettings.__struct_fields__)
+    common = {k: v for k, v in table.items() if k in common_keys}
+    rest = {k: v for k, v in table.items() if k not in common_keys}
+    try:
+        settings = msgspec.convert(common, SourceSettings)
+    except msgspec.ValidationError as exc:
+        path = _msgspec_path(str(exc))
+        raise ConfigError(
+            f"sources.{name}.{path}: {str(exc).split(' - at ')[0]}"
+            if path
+            else f"sources.{name}: {exc}"
+        ) from None
+    for key, value in (
+        ("rate_per_second", settings.rate_per_second),
+        ("burst", settings.burst),
+        ("max_concurrency", settings.max_concurrency),
+        ("timeout_seconds", settings.timeout_seconds),
+    ):
+        if value is not None and value <= 0:
+            raise ConfigError(f"sources.{name}.{key}: must be positive, got {value!r}")
+    for key, value in (
+        ("daily_quota", settings.daily_quota),
+        ("max_retries", settings.max_retries),
+    ):
+        if value is not None and value < 0:
+            raise ConfigError(f"sources.{name}.{key}: must not be negative, got {value!r}")
+    return settings, rest

@@ -1,0 +1,314 @@
+"""The JobSupervisor: runs one job's modules as a dependency graph and records every transition."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ..plugins._types import ModuleError, ModuleResult, ModuleSpec, Source, SourceNotConfigured
+from ._cache import is_hit
+from ._records import MODULE_DONE, CacheEntry, Job, ModuleOutput, ModuleState
+from ._store import InvalidateCache, Op, PutCache, PutJob, PutOutput
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+log = logging.getLogger("enrichd.jobs")
+
+
+class _Context:
+    """The :class:`~enrichd.plugins.ModuleContext` handed to a module's ``run``."""
+
+    def __init__(self, sup: JobSupervisor, spec: ModuleSpec) -> None:
+        self._sup = sup
+        self._spec = spec
+        self.domain = sup.job.domain
+        self.job_id = sup.job.job_id
+        self.module_id = spec.id
+        self.options: Mapping[str, Any] = sup.engine.config.modules.get(spec.id, {})
+
+    def source_configured(self, name: str) -> bool:
+        actor = self._sup.engine.sources.get(name)
+        return actor is not None and actor.configured
+
+    def source(self, name: str) -> Source:
+        actor = self._sup.engine.sources.get(name)
+        if actor is None:
+            raise SourceNotConfigured(name, why="no installed plugin provides it")
+        if not actor.configured:
+            raise SourceNotConfigured(name, why=actor.why_not_configured())
+        return actor.handle(self._sup.job.priority)
+
+    def dependency(self, module_id: str) -> Mapping[str, Any]:
+        if module_id not in self._spec.depends_on:
+            raise ModuleError(
+                "undeclared_dependency",
+                f"{self._spec.id} read {module_id} without declaring it in depends_on",
+            )
+        output = self._sup.outputs.get(module_id)
+        if output is None:
+            raise ModuleError("dependency_missing", f"no data for dependency {module_id}")
+        return output.data
+
+
+class JobSupervisor:
+    """Owns one running job: starts each module once its dependencies are done."""
+
+    def __init__(self, engine: Engine, job: Job) -> None:
+        self.engine = engine
+        self.job = job
+        self.outputs: dict[str, ModuleOutput] = {}
+        self._progress = trio.Event()
+
+    def _now(self) -> float:
+        return self.engine.clock()
+
+    async def _save(self, *extra: Op) -> None:
+        await self.engine.writer.write(*extra, PutJob.of(self.job))
+
+    async def run(self, cancel_scope: trio.CancelScope) -> None:
+        """Run the job to a terminal state (or until the daemon stops, leaving it resumable)."""
+        job = self.job
+        store = self.engine.store
+        registry = self.engine.registry
+        # Resume: keep what finished in an earlier run, redo what was interrupted.
+        self.outputs = store.outputs(job.job_id)
+        for state in job.module_states.values():
+            if state.status == "running" or (
+                state.status in ("completed", "cached") and state.module_id not in self.outputs
+            ):
+                state.status = "pending"
+                state.started_at = None
+        # Dependencies that were not requested read the cache, as decided when the job was made.
+        for spec in (registry.modules[m] for m in job.modules if m in registry.modules):
+            for dep in spec.depends_on:
+                if dep not in job.module_states and dep not in self.outputs:
+                    entry = store.get_cache(job.domain, dep)
+                    if entry is not None:
+                        self.outputs[dep] = _output_from_cache(entry, self._now())
+        job.status = "running"
+        if job.started_at is None:
+            job.started_at = self._now()
+        await self._save()
+        log.info("job %s started (%s, %d modules)", job.job_id, job.domain, len(job.modules))
+
+        with cancel_scope:
+            async with trio.open_nursery() as nursery:
+                started: set[str] = set()
+                while True:
+                    self._skip_blocked()
+                    ready = [
+                        m
+                        for m in job.modules
+                        if m not in started
+                        and job.module_states[m].status == "pending"
+                        and self._deps_done(m)
+                    ]
+                    for mid in ready:
+                        started.add(mid)
+                        nursery.start_soon(self._run_module, mid, name=f"{job.job_id}:{mid}")
+                    if all(s.status in MODULE_DONE for s in job.module_states.values()):
+                        break
+                    self._progress = trio.Event()
+                    await self._progress.wait()
+
+        if cancel_scope.cancelled_caught or cancel_scope.cancel_called:
+            if self.engine.stopping:
+                # The daemon is shutting down: the record stays "running" on disk and the next
+                # start resumes it. Nothing is written here.
+                return
+            await self._finish_cancelled()
+            return
+        await self._finish()
+
+    def _deps_done(self, mid: str) -> bool:
+        spec = self.engine.registry.modules.get(mid)
+        if spec is None:
+            return True
+        for dep in spec.depends_on:
+            state = self.job.module_states.get(dep)
+            if state is None:
+                continue  # not part of the job: read from the cache
+            if state.status not in ("completed", "cached"):
+                return False
+        return True
+
+    def _skip_blocked(self) -> None:
+        """Mark ``skipped`` every pending module whose dependency ended badly."""
+        changed = True
+        while changed:
+            changed = False
+            for mid in self.job.modules:
+                state = self.job.module_states[mid]
+                if state.status != "pending":
+                    continue
+                spec = self.engine.registry.modules.get(mid)
+                if spec is None:
+                    state.status = "failed"
+                    state.error_code = "plugin_error"
+                    state.error_message = f"module {mid} is no longer provided by any plugin"
+                    changed = True
+                    continue
+                for dep in spec.depends_on:
+                    dep_state = self.job.module_states.get(dep)
+                    bad = dep_state is not None and dep_state.status in (
+                        "failed",
+                        "skipped",
+                        "cancelled",
+                    )
+                    missing = dep_state is None and dep not in self.outputs
+                    if bad or missing:
+                        state.status = "skipped"
+                        state.error_code = "dependency_failed" if bad else "dependency_missing"
+                        state.error_message = (
+                            f"skipped because {dep} {dep_state.status}"
+                            if dep_state is not None
+                            else f"skipped because {dep} has no cached data"
+                        )
+                        state.finished_at = self._now()
+                        changed = True
+                        break
+
+    async def _run_module(self, mid: str) -> None:
+        job = self.job
+        engine = self.engine
+        spec = engine.registry.modules[mid]
+        state = job.module_states[mid]
+        now = self._now()
+
+        if not job.force:
+            entry = engine.store.get_cache(job.domain, mid)
+            if entry is not None and is_hit(entry, now):
+                output = _output_from_cache(entry, now)
+                self.outputs[mid] = output
+                state.status = "cached"
+                state.started_at = state.finished_at = now
+                state.duration_seconds = 0.0
+                state.data_points = entry.data_points
+                state.source = entry.source
+                state.source_url = entry.source_url
+                await self._save(PutOutput.of(job.job_id, mid, output))
+                self._wake()
+                return
+
+        state.status = "running"
+        state.started_at = now
+        await self._save()
+        t0 = trio.current_time()
+        result: ModuleResult | None = None
+        try:
+            with trio.fail_after(engine.config.jobs.module_timeout_seconds):
+                result = await spec.run(_Context(self, spec))
+            if not isinstance(result, ModuleResult):
+                raise ModuleError(
+                    "plugin_error", f"{mid}.run returned {type(result).__name__}, not ModuleResult"
+                )
+        except trio.TooSlowError:
+            self._fail(state, "timeout", f"{mid} did not finish within the module timeout", None)
+        except ModuleError as exc:
+            self._fail(state, exc.code, exc.message, exc.source)
+        except Exception as exc:
+            # A module's bug must not take its siblings down; it is reported, not raised.
+            log.exception("job %s: module %s raised", job.job_id, mid)
+            self._fail(state, "plugin_error", f"{type(exc).__name__}: {exc}", None)
+        finished = self._now()
+        state.finished_at = finished
+        state.duration_seconds = round(trio.current_time() - t0, 3)
+        if result is None:
+            log.warning(
+                "job %s: %s failed: %s %s", job.job_id, mid, state.error_code, state.error_message
+            )
+            await self._save()
+            self._wake()
+            return
+
+        source = result.source or (spec.sources[0] if spec.sources else None)
+        source_url = result.source_url
+        if source_url is None and result.citations:
+            source_url = result.citations[0].url
+        if source_url is None and source is not None and source in engine.registry.sources:
+            source_url = engine.registry.sources[source].homepage or None
+        output = ModuleOutput(
+            data=result.data,
+            data_points=result.data_points,
+            fetched_at=finished,
+            source=source,
+            source_url=source_url,
+            citations=list(result.citations),
+        )
+        entry = CacheEntry(
+            domain=job.domain,
+            module_id=mid,
+            data=result.data,
+            data_points=result.data_points,
+            fetched_at=finished,
+            ttl_seconds=engine.cache_policy.ttl[mid],
+            stale_window_seconds=engine.cache_policy.stale_window[mid],
+            job_id=job.job_id,
+            source=source,
+            source_url=source_url,
+            citations=list(result.citations),
+        )
+        self.outputs[mid] = output
+        state.status = "completed"
+        state.data_points = result.data_points
+        state.source = source
+        state.source_url = source_url
+        state.warnings = list(result.warnings)
+        derived = tuple(sorted(engine.registry.downstream([mid])))
+        ops: list[Op] = [PutOutput.of(job.job_id, mid, output), PutCache.of(entry)]
+        if derived:
+            ops.append(InvalidateCache(job.domain, derived))
+        await self._save(*ops)
+        self._wake()
+
+    def _fail(self, state: ModuleState, code: str, message: str, source: str | None) -> None:
+        state.status = "failed"
+        state.error_code = code
+        state.error_message = message
+        spec = self.engine.registry.modules.get(state.module_id)
+        state.source = source or (spec.sources[0] if spec and spec.sources else None)
+
+    def _wake(self) -> None:
+        self._progress.set()
+
+    async def _finish(self) -> None:
+        job = self.job
+        states = job.module_states.values()
+        failed = any(s.status in ("failed", "skipped") for s in states)
+        job.status = "failed" if failed else "completed"
+        job.completed_at = self._now()
+        await self._save()
+        log.info("job %s %s (%s)", job.job_id, job.status, job.domain)
+
+    async def _finish_cancelled(self) -> None:
+        job = self.job
+        now = self._now()
+        for state in job.module_states.values():
+            if state.status in ("pending", "running"):
+                state.status = "cancelled"
+                state.finished_at = now
+        job.status = "cancelled"
+        job.completed_at = now
+        done = sum(1 for s in job.module_states.values() if s.status in ("completed", "cached"))
+        job.message = f"Job cancelled. {done} modules were already completed."
+        # Shielded: the cancel that brought us here must not stop us recording it.
+        with trio.CancelScope(shield=True):
+            await self._save()
+        log.info("job %s cancelled (%s)", job.job_id, job.domain)
+
+
+def _output_from_cache(entry: CacheEntry, now: float) -> ModuleOutput:
+    return ModuleOutput(
+        data=entry.data,
+        data_points=entry.data_points,
+        fetched_at=entry.fetched_at,
+        cached=True,
+        stale=now - entry.fetched_at >= entry.ttl_seconds,
+        source=entry.source,
+        source_url=entry.source_url,
+        citations=list(entry.citations),
+    )

@@ -1,0 +1,181 @@
+"""The types a plugin works with: source and module specifications, the module context, errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, Protocol
+
+import msgspec
+
+#: Bumped when a change to these types would break an existing plugin.
+PLUGIN_API_VERSION = 1
+
+MODULE_ID_RE = re.compile(r"^(m\d{2}_[a-z0-9_]+|[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)$")
+
+Priority = Literal["low", "normal", "high"]
+
+
+class Citation(msgspec.Struct, kw_only=True, frozen=True):
+    """A reference to where a piece of data came from."""
+
+    url: str
+    title: str
+
+
+class SourceSpec(msgspec.Struct, kw_only=True, frozen=True):
+    """Declares a data source: its defaults and how it authenticates.
+
+    A source whose ``requires_api_key`` is true is *not configured* until an ``api_key`` is given
+    (in ``[sources.<name>]``, the environment or a systemd credential); modules asking for it then
+    fail with ``source_not_configured``, or fall back to ``fallback``.
+    """
+
+    name: str
+    description: str = ""
+    base_url: str = ""
+    requires_api_key: bool = True
+    #: Where the API key goes: ``("header", "X-Api-Key")`` or ``("query", "KEY")``.
+    auth: tuple[Literal["header", "query", "bearer"], str] | None = None
+    fallback: str | None = None
+    rate_per_second: float = 5.0
+    burst: int = 5
+    daily_quota: int | None = None
+    max_concurrency: int = 4
+    timeout_seconds: float = 30.0
+    max_retries: int = 2
+    #: Shown as a module's ``source_url`` when the module gives none of its own.
+    homepage: str = ""
+    #: A msgspec Struct type for the source's own keys in ``[sources.<name>]`` (beyond the common).
+    options_type: type[msgspec.Struct] | None = None
+
+
+class ModuleResult(msgspec.Struct, kw_only=True):
+    """What a module's ``run`` returns."""
+
+    data: dict[str, Any]
+    data_points: int
+    citations: list[Citation] = msgspec.field(default_factory=list)
+    #: The source that actually served the data (after fallbacks); defaults to the module's first.
+    source: str | None = None
+    source_url: str | None = None
+    warnings: list[str] = msgspec.field(default_factory=list)
+
+
+class SourceResponse(msgspec.Struct, kw_only=True, frozen=True):
+    """An upstream HTTP answer as a source actor hands it to a module."""
+
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+    url: str
+    elapsed_seconds: float
+
+    def json(self) -> Any:
+        """Decode the body as JSON; raises :class:`ModuleError` (``malformed_response``)."""
+        try:
+            return msgspec.json.decode(self.content)
+        except msgspec.DecodeError as exc:
+            raise ModuleError("malformed_response", f"{self.url}: body is not JSON: {exc}") from exc
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8, undecodable bytes replaced."""
+        return self.content.decode("utf-8", errors="replace")
+
+
+class Source(Protocol):
+    """A module's handle on one source actor."""
+
+    name: str
+
+    async def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str | int | float] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SourceResponse:
+        """GET ``path`` (relative to the source's base URL, or absolute)."""
+        ...
+
+    async def post(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int | float] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SourceResponse:
+        """POST ``json`` to ``path``."""
+        ...
+
+
+class ModuleContext(Protocol):
+    """What a running module sees: the domain, its dependencies' data and the sources."""
+
+    domain: str
+    job_id: str
+    module_id: str
+    #: The module's own keys from ``[modules.<id>]``.
+    options: Mapping[str, Any]
+
+    def source(self, name: str) -> Source:
+        """The actor of source ``name``; raises :class:`SourceNotConfigured` if it is unusable."""
+        ...
+
+    def source_configured(self, name: str) -> bool:
+        """Whether ``source(name)`` would succeed."""
+        ...
+
+    def dependency(self, module_id: str) -> Mapping[str, Any]:
+        """The data of a module this one depends on (from this job or from the cache)."""
+        ...
+
+
+RunFn = Callable[[ModuleContext], Awaitable[ModuleResult]]
+
+
+class ModuleSpec(msgspec.Struct, kw_only=True, frozen=True):
+    """Declares a module: where it runs, what it needs and how long its data stays good."""
+
+    id: str
+    wave: int
+    description: str
+    run: RunFn
+    depends_on: tuple[str, ...] = ()
+    #: The sources the module calls, primary first: used for estimates and ``source_url``.
+    sources: tuple[str, ...] = ()
+    ttl_seconds: int = 7 * 86400
+    #: Length of the stale window at the end of the TTL; default ``min(7 days, ttl / 2)``.
+    stale_window_seconds: int | None = None
+
+
+class ModuleError(Exception):
+    """A module failed in a way it understands: ``code`` is machine-readable."""
+
+    def __init__(self, code: str, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.source = source
+
+
+class SourceNotConfigured(ModuleError):
+    """The module needs a source that has no API key, is disabled or is unknown."""
+
+    def __init__(self, source: str, why: str = "") -> None:
+        reason = why or f"set [sources.{source}] api_key or ENRICHD_{source.upper()}_API_KEY"
+        super().__init__(
+            "source_not_configured", f"source {source!r} is not configured: {reason}", source=source
+        )
+
+
+class SourceError(ModuleError):
+    """An upstream call failed after the source actor's retries."""
+
+    def __init__(
+        self, source: str, code: str, message: str, *, status_code: int | None = None
+    ) -> None:
+        super().__init__(code, message, source=source)
+        self.status_code = status_code
