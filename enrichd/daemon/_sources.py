@@ -1,0 +1,658 @@
+"""Source actors: one per data source, the only code that talks HTTP to an upstream API.
+
+Modules never hold an HTTP client. They call ``ctx.source(name).get(...)``, which puts a request
+message in the source actor's priority inbox and waits for the reply. The actor's workers take the
+most urgent message first, wait for the rate limiter and the daily quota, add the credentials,
+send, retry what is worth retrying, and hand back a :class:`SourceResponse` or raise a
+:class:`SourceError`. Because every job goes through the same actor, limits, quotas, retries and
+the ``Retry-After`` pauses are shared by the whole daemon, and identical GETs in flight at the same
+time become a single upstream call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import heapq
+import itertools
+import math
+import random
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Final, Literal
+from urllib.parse import quote, quote_plus
+
+import httpx
+import trio
+
+from enrichd.config import ResolvedSource
+from enrichd.daemon._ratelimit import DailyQuota, TokenBucket
+from enrichd.plugins._types import (
+    Priority,
+    SourceError,
+    SourceNotConfigured,
+    SourceResponse,
+    SourceSpec,
+)
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "MAX_RESPONSE_BYTES",
+    "SourceActor",
+    "SourceActorCrashed",
+    "SourceHandle",
+]
+
+DEFAULT_USER_AGENT: Final = "enrichd/0.1 (+https://github.com/enrichd)"
+#: Bodies larger than this are refused (``response_too_large``) rather than held in memory.
+MAX_RESPONSE_BYTES: Final = 5 * 1024 * 1024
+#: How many requests may wait in one source's inbox before callers block (back-pressure).
+DEFAULT_MAX_WAITING: Final = 10_000
+
+_BACKOFF_BASE: Final = 0.5
+_BACKOFF_CAP: Final = 30.0
+#: A request does not wait out a Retry-After pause longer than this; it fails ``rate_limited``
+#: so the module can fall back or report, instead of hogging a worker for minutes.
+_MAX_PAUSE_WAIT: Final = _BACKOFF_CAP
+#: Upper bound on a Retry-After pause, so one absurd header cannot silence a source for days.
+_MAX_RETRY_AFTER: Final = 3600.0
+_EWMA_ALPHA: Final = 0.2
+_REDACTED: Final = "***"
+
+# Lower sorts first in the heap.
+_RANK: Final[Mapping[Priority, int]] = {"high": 0, "normal": 1, "low": 2}
+
+Params = Mapping[str, str | int | float]
+
+
+class SourceActorCrashed(RuntimeError):
+    """The actor's own machinery failed (a bug); ``run`` raises this rather than a bare group."""
+
+
+class _InboxClosed(Exception):
+    """The actor has stopped; nothing will take messages from its inbox any more."""
+
+
+class _Call:
+    """One upstream request and everyone waiting for its answer (several, when coalesced)."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        key: Hashable | None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.params = dict(params) if params else None
+        self.headers = dict(headers) if headers else None
+        self.json = json
+        self.key = key
+        self.rank = _RANK["low"]
+        self.state: Literal["queued", "running", "done"] = "queued"
+        self.waiters = 0
+        self.scope: trio.CancelScope | None = None
+        # An Event rather than a reply channel: setting it never blocks, so a worker can never be
+        # wedged by a caller that was cancelled and stopped listening.
+        self.done = trio.Event()
+        self.response: SourceResponse | None = None
+        self.error: Exception | None = None
+
+    def finish(self, response: SourceResponse | None, error: Exception | None = None) -> None:
+        if self.done.is_set():
+            return
+        self.state = "done"
+        self.response = response
+        self.error = error
+        self.done.set()
+
+    def outcome(self) -> SourceResponse:
+        """The response, or a raise of the error (a fresh copy per caller, when possible)."""
+        if self.error is not None:
+            raise _fresh(self.error)
+        assert self.response is not None
+        return self.response
+
+
+def _fresh(error: Exception) -> Exception:
+    # Raising one exception object in several tasks splices their tracebacks together; a copy per
+    # coalesced caller keeps each traceback about that caller.
+    if type(error) is SourceError:
+        copy = SourceError(
+            error.source or "", error.code, error.message, status_code=error.status_code
+        )
+        copy.__cause__ = error.__cause__
+        return copy
+    return error
+
+
+class _Inbox:
+    """A bounded priority queue: a heap of (rank, arrival, call) plus two parking lots.
+
+    Callers block in :meth:`put` while ``capacity`` calls are waiting; that is the back-pressure
+    the design asks for instead of an unbounded queue.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._heap: list[tuple[int, int, _Call]] = []
+        self._arrival = itertools.count()
+        self._not_empty = trio.lowlevel.ParkingLot()
+        self._not_full = trio.lowlevel.ParkingLot()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def calls(self) -> list[_Call]:
+        return [call for _, _, call in self._heap]
+
+    async def wait_for_room(self) -> None:
+        """Block while the inbox is full (always a checkpoint); raise :class:`_InboxClosed`."""
+        await trio.lowlevel.checkpoint()
+        # Barging is possible (a newcomer can take a slot freed for a parked caller), which only
+        # reorders callers of a saturated source; it never loses a slot.
+        while len(self._heap) >= self._capacity and not self._closed:
+            await self._not_full.park()
+        if self._closed:
+            raise _InboxClosed
+
+    def push(self, call: _Call, rank: int) -> None:
+        """Queue ``call``; synchronous, so callers can check and enqueue without a checkpoint."""
+        call.rank = rank
+        heapq.heappush(self._heap, (rank, next(self._arrival), call))
+        self._not_empty.unpark()
+
+    async def get(self) -> _Call:
+        while not self._heap:
+            if self._closed:
+                raise _InboxClosed
+            await self._not_empty.park()
+        _, _, call = heapq.heappop(self._heap)
+        self._not_full.unpark()
+        return call
+
+    def discard(self, call: _Call) -> bool:
+        """Remove ``call`` if it is still waiting; a linear scan, fine for a rare cancellation."""
+        for i, (_, _, queued) in enumerate(self._heap):
+            if queued is call:
+                self._heap[i] = self._heap[-1]
+                self._heap.pop()
+                heapq.heapify(self._heap)
+                self._not_full.unpark()
+                return True
+        return False
+
+    def promote(self, call: _Call, rank: int) -> None:
+        """Move a waiting ``call`` up to ``rank``, behind the calls already waiting there."""
+        if rank < call.rank and self.discard(call):
+            self.push(call, rank)
+
+    def close(self) -> list[_Call]:
+        """Stop accepting calls, wake everyone blocked, and return the calls left waiting."""
+        self._closed = True
+        left = [call for _, _, call in sorted(self._heap)]
+        self._heap.clear()
+        self._not_empty.unpark_all()
+        self._not_full.unpark_all()
+        return left
+
+
+class _Attempt:
+    """Why one upstream attempt failed and whether trying again could help."""
+
+    def __init__(
+        self, error: SourceError, *, retryable: bool, retry_after: float | None = None
+    ) -> None:
+        self.error = error
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), else ``None``.
+
+    ``now`` is the wall-clock time (epoch seconds) an HTTP-date is measured against.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        # RFC 9110 HTTP-dates are always GMT; a naive result means the zone was "-0000".
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+class SourceActor:
+    """Owns one data source: its HTTP client, priority inbox, rate limits, retries and stats.
+
+    Start it in the daemon's nursery with ``await nursery.start(actor.run)``; it serves requests
+    until cancelled. Requests sent before it starts wait in the inbox; requests sent after it
+    stopped fail with ``source_stopped``.
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        settings: ResolvedSource,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        max_waiting: int = DEFAULT_MAX_WAITING,
+    ) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.name = settings.name
+        self._transport = transport
+        self._user_agent = user_agent
+        self._rng = rng if rng is not None else random.Random()
+        self._wall_clock = wall_clock
+        self.bucket = TokenBucket(settings.rate_per_second, settings.burst)
+        self.quota = DailyQuota(settings.daily_quota, now=wall_clock)
+        self._inbox = _Inbox(max_waiting)
+        self._inflight: dict[Hashable, _Call] = {}
+        self._client: httpx.AsyncClient | None = None
+        self._started = False
+        self._closed = False
+        self.observed_latency: float | None = None
+        """EWMA (alpha 0.2) of the duration of calls that got an answer, in seconds."""
+        self.requests_total = 0
+        """Upstream HTTP attempts sent, retries included."""
+        self.errors_total = 0
+        """Upstream attempts that failed: transport error, timeout, 429, 5xx, oversized body."""
+        self.in_flight = 0
+        """Calls a worker is handling right now."""
+
+    # -- configuration -------------------------------------------------------------------------
+
+    @property
+    def configured(self) -> bool:
+        """Whether the source can be used: enabled, with a base URL and any key it needs."""
+        s = self.settings
+        return bool(s.enabled and (s.api_key or not self.spec.requires_api_key) and s.base_url)
+
+    def why_not_configured(self) -> str:
+        """A sentence for the user saying what is missing; empty when :attr:`configured`."""
+        s = self.settings
+        if not s.enabled:
+            return f"[sources.{self.name}] enabled is false"
+        if self.spec.requires_api_key and not s.api_key:
+            return f"set [sources.{self.name}] api_key or ENRICHD_{self.name.upper()}_API_KEY"
+        if not s.base_url:
+            return f"it has no base URL: set [sources.{self.name}] base_url"
+        return ""
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting in the inbox for a worker."""
+        return len(self._inbox)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve requests with ``max_concurrency`` workers until cancelled."""
+        if self._started:
+            raise RuntimeError(f"source actor {self.name!r} can only run once")
+        self._started = True
+        try:
+            async with httpx.AsyncClient(
+                base_url=self.settings.base_url,
+                transport=self._transport,
+                # The targets are configured, not user-supplied, but proxies from the environment
+                # and redirects could still carry an API key somewhere unexpected.
+                trust_env=False,
+                follow_redirects=False,
+                timeout=self.settings.timeout_seconds,
+                headers={"User-Agent": self._user_agent},
+            ) as client:
+                self._client = client
+                try:
+                    async with trio.open_nursery() as nursery:
+                        for i in range(max(1, self.settings.max_concurrency)):
+                            nursery.start_soon(self._worker, name=f"source:{self.name}:worker-{i}")
+                        task_status.started()
+                except BaseExceptionGroup as group:
+                    crashed, _ = group.split(Exception)
+                    if crashed is None:
+                        raise  # only cancellation: let the scope that cancelled us catch it
+                    raise SourceActorCrashed(f"source actor {self.name!r} crashed") from group
+        finally:
+            self._client = None
+            self._closed = True
+            for call in self._inbox.close():
+                call.finish(None, self._stopped_error())
+            self._inflight.clear()
+
+    def _stopped_error(self) -> SourceError:
+        return SourceError(self.name, "source_stopped", f"source {self.name!r} has stopped")
+
+    # -- the request API -----------------------------------------------------------------------
+
+    def handle(self, priority: Priority = "normal") -> SourceHandle:
+        """A :class:`~enrichd.plugins._types.Source` for modules, sending at ``priority``."""
+        return SourceHandle(self, priority)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        priority: Priority = "normal",
+    ) -> SourceResponse:
+        """Send ``method path`` through the actor and return the answer.
+
+        Any status other than 429 and 5xx is returned, so the module decides what a 404 means.
+        Raises :class:`SourceError` (``quota_exhausted``, ``rate_limited``, ``upstream_error``,
+        ``timeout``, ``connection_error``, ``response_too_large``, ``invalid_request``,
+        ``source_stopped``) or :class:`SourceNotConfigured`. Blocks while the inbox is full.
+        """
+        if not self.configured:
+            raise SourceNotConfigured(self.name, self.why_not_configured())
+        if self._closed:
+            raise self._stopped_error()
+        method = method.upper()
+        rank = _RANK[priority]
+        key = _coalescing_key(path, params, headers) if method == "GET" else None
+        call = self._joinable(key, rank)
+        if call is None:
+            try:
+                await self._inbox.wait_for_room()
+            except _InboxClosed:
+                raise self._stopped_error() from None
+            # From here to the wait below there is no checkpoint: looking for an identical call
+            # in flight, queueing a new one and registering it for others to join are atomic.
+            call = self._joinable(key, rank)
+            if call is None:
+                call = _Call(method, path, params, headers, json, key)
+                self._inbox.push(call, rank)
+                if key is not None:
+                    self._inflight[key] = call
+        call.waiters += 1
+        try:
+            await call.done.wait()
+        finally:
+            call.waiters -= 1
+            if call.waiters == 0 and not call.done.is_set():
+                self._abandon(call)
+        return call.outcome()
+
+    def _joinable(self, key: Hashable | None, rank: int) -> _Call | None:
+        """An identical GET already queued or running, promoted to ``rank`` if need be."""
+        call = self._inflight.get(key) if key is not None else None
+        if call is not None and call.state == "queued":
+            self._inbox.promote(call, rank)
+        return call
+
+    def _abandon(self, call: _Call) -> None:
+        # Nobody wants the answer any more: drop the call if it is still queued, or stop the
+        # worker handling it so the worker is free for someone who is still waiting.
+        self._forget(call)
+        if call.state == "queued":
+            self._inbox.discard(call)
+            call.state = "done"
+        elif call.scope is not None:
+            call.scope.cancel(reason="every caller waiting for this request was cancelled")
+
+    def _forget(self, call: _Call) -> None:
+        if call.key is not None and self._inflight.get(call.key) is call:
+            del self._inflight[call.key]
+
+    # -- the workers ---------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                call = await self._inbox.get()
+            except _InboxClosed:
+                return
+            call.state = "running"
+            self.in_flight += 1
+            try:
+                with trio.CancelScope() as call.scope:
+                    try:
+                        response = await self._perform(call)
+                    except Exception as exc:
+                        # Hand every failure, even a bug, to the callers: one bad request must
+                        # not take down the actor and with it the daemon's root nursery.
+                        call.finish(None, exc)
+                    else:
+                        call.finish(response)
+            finally:
+                self.in_flight -= 1
+                self._forget(call)
+                # Reached without an answer only when the actor itself is being cancelled (or
+                # the call was abandoned, and then nobody is listening anyway).
+                call.finish(None, self._stopped_error())
+
+    async def _perform(self, call: _Call) -> SourceResponse:
+        attempt = 0
+        while True:
+            await self._admit()
+            result = await self._attempt(call)
+            if isinstance(result, SourceResponse):
+                return result
+            if not result.retryable or attempt >= self.settings.max_retries:
+                raise result.error
+            if result.retry_after is None:
+                # Full jitter: spreads the retries of many callers that failed together.
+                ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
+                await trio.sleep(self._rng.uniform(0.0, ceiling))
+            # else: the 429 already paused the bucket, so _admit() waits out the Retry-After.
+            attempt += 1
+
+    async def _admit(self) -> None:
+        """Wait for the rate limiter and count the call against the daily quota."""
+        wait = self.bucket.paused_until - trio.current_time()
+        if wait > _MAX_PAUSE_WAIT:
+            raise SourceError(
+                self.name,
+                "rate_limited",
+                f"source {self.name!r} is paused for another {math.ceil(wait)} s "
+                "at the upstream's request (429 Retry-After)",
+                status_code=429,
+            )
+        if self.quota.remaining == 0:
+            raise self._quota_error()
+        await self.bucket.acquire()
+        # Checked again: other workers may have used up the quota while this one waited.
+        if not self.quota.try_take():
+            raise self._quota_error()
+
+    def _quota_error(self) -> SourceError:
+        resets = dt.datetime.fromtimestamp(self.quota.resets_at(), dt.UTC)
+        return SourceError(
+            self.name,
+            "quota_exhausted",
+            f"source {self.name!r} has used its daily quota of {self.quota.limit} requests; "
+            f"it resets at {resets:%Y-%m-%d %H:%M} UTC",
+        )
+
+    def _build(self, client: httpx.AsyncClient, call: _Call) -> httpx.Request:
+        request = client.build_request(
+            call.method, call.path, params=call.params, headers=call.headers, json=call.json
+        )
+        key = self.settings.api_key
+        if key and self.spec.auth is not None and _same_origin(request.url, client.base_url):
+            # Only to our own upstream: an absolute URL elsewhere must not receive the key.
+            where, name = self.spec.auth
+            if where == "header":
+                request.headers[name] = key
+            elif where == "bearer":
+                request.headers["Authorization"] = f"Bearer {key}"
+            else:
+                request.url = request.url.copy_add_param(name, key)
+        return request
+
+    async def _attempt(self, call: _Call) -> SourceResponse | _Attempt:
+        client = self._client
+        assert client is not None, "workers only run inside run()"
+        try:
+            request = self._build(client, call)
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            error = SourceError(
+                self.name, "invalid_request", self._redact(f"cannot build the request: {exc}")
+            )
+            return _Attempt(error, retryable=False)
+        what = f"{call.method} {self._redact(str(request.url))}"
+        self.requests_total += 1
+        started = trio.current_time()
+        failure: _Attempt | None = None
+        # trio's deadline bounds the whole exchange, body included; httpx's own timeout only
+        # bounds each network operation, so a server dripping bytes could otherwise hold a
+        # worker forever (and MockTransport in the tests enforces no timeout at all).
+        with trio.move_on_after(self.settings.timeout_seconds) as deadline:
+            try:
+                response = await client.send(request, stream=True)
+                try:
+                    if response.status_code == 429 or response.status_code >= 500:
+                        failure = self._status_failure(what, response)
+                    else:
+                        content = await _read_capped(response)
+                finally:
+                    await response.aclose()
+            except httpx.TimeoutException:
+                failure = self._timeout_failure(what)
+            except httpx.TransportError as exc:
+                message = self._redact(f"{what} failed: {type(exc).__name__}: {exc}")
+                error = SourceError(self.name, "connection_error", message)
+                failure = _Attempt(error, retryable=True)
+            except httpx.DecodingError as exc:
+                message = self._redact(f"{what}: undecodable body: {exc}")
+                error = SourceError(self.name, "upstream_error", message)
+                failure = _Attempt(error, retryable=False)
+            except _TooLarge:
+                message = f"{what}: response body exceeds {MAX_RESPONSE_BYTES} bytes"
+                error = SourceError(self.name, "response_too_large", message)
+                failure = _Attempt(error, retryable=False)
+        if deadline.cancelled_caught:
+            failure = self._timeout_failure(what)
+        if failure is not None:
+            self.errors_total += 1
+            return failure
+        elapsed = trio.current_time() - started
+        self._observe(elapsed)
+        return SourceResponse(
+            status_code=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            content=content,
+            url=self._redact(str(response.url)),
+            elapsed_seconds=elapsed,
+        )
+
+    def _timeout_failure(self, what: str) -> _Attempt:
+        message = f"{what} timed out after {self.settings.timeout_seconds:g} s"
+        return _Attempt(SourceError(self.name, "timeout", message), retryable=True)
+
+    def _status_failure(self, what: str, response: httpx.Response) -> _Attempt:
+        status = response.status_code
+        if status != 429:
+            message = f"{what} answered {status} {response.reason_phrase}".rstrip()
+            error = SourceError(self.name, "upstream_error", message, status_code=status)
+            return _Attempt(error, retryable=True)
+        delay = parse_retry_after(response.headers.get("retry-after"), now=self._wall_clock())
+        if delay is not None:
+            delay = min(delay, _MAX_RETRY_AFTER)
+            # The upstream's limit is per client, not per request: every worker must hold off.
+            self.bucket.pause_until(trio.current_time() + delay)
+        hint = f" (Retry-After {delay:g} s)" if delay is not None else ""
+        message = f"{what} answered 429 Too Many Requests{hint}"
+        error = SourceError(self.name, "rate_limited", message, status_code=429)
+        return _Attempt(error, retryable=True, retry_after=delay)
+
+    def _observe(self, elapsed: float) -> None:
+        previous = self.observed_latency
+        if previous is None:
+            self.observed_latency = elapsed
+        else:
+            self.observed_latency = _EWMA_ALPHA * elapsed + (1 - _EWMA_ALPHA) * previous
+
+    def _redact(self, text: str) -> str:
+        """``text`` with the API key (raw or URL-encoded) replaced, for messages and URLs."""
+        key = self.settings.api_key
+        if not key:
+            return text
+        for form in sorted({key, quote(key, safe=""), quote_plus(key)}, key=len, reverse=True):
+            text = text.replace(form, _REDACTED)
+        return text
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    # aiter_bytes yields decoded bytes, so the cap also stops a small gzip bomb.
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _same_origin(url: httpx.URL, base: httpx.URL) -> bool:
+    return (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
+
+
+def _coalescing_key(
+    path: str, params: Params | None, headers: Mapping[str, str] | None
+) -> Hashable:
+    # str(v): 1 and "1" put the same bytes on the wire, so they are the same request.
+    return (
+        path,
+        tuple(sorted((k, str(v)) for k, v in (params or {}).items())),
+        tuple(sorted((k.lower(), v) for k, v in (headers or {}).items())),
+    )
+
+
+class SourceHandle:
+    """What ``ctx.source(name)`` gives a module: the :class:`Source` protocol at one priority."""
+
+    def __init__(self, actor: SourceActor, priority: Priority) -> None:
+        self.name = actor.name
+        self.priority: Priority = priority
+        self._actor = actor
+
+    async def get(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SourceResponse:
+        """GET ``path`` (relative to the source's base URL, or absolute)."""
+        return await self._actor.request(
+            "GET", path, params=params, headers=headers, priority=self.priority
+        )
+
+    async def post(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SourceResponse:
+        """POST ``json`` to ``path``."""
+        return await self._actor.request(
+            "POST", path, params=params, headers=headers, json=json, priority=self.priority
+        )

@@ -1,0 +1,111 @@
+"""Shared fixtures: an engine on a real LMDB store in a temporary directory, with the fake plugin."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+
+from enrichd.api import Authenticator, create_app
+from enrichd.config import Config
+from enrichd.daemon import Engine, Store
+from enrichd.plugins import load_plugins
+from tests import fakeplugin
+
+TOKEN = "test-token"
+
+
+class FakeWallClock:
+    """A wall clock the tests move by hand (cache freshness, timestamps)."""
+
+    def __init__(self, start: float = 1_780_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds
+
+
+def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
+    """A config using only the fake plugin and a store under ``tmp_path``."""
+    raw: dict[str, Any] = {
+        "storage": {"path": str(tmp_path / "data")},
+        "plugins": {"disable": ["builtin"], "modules": ["tests.fakeplugin"]},
+    }
+    for key, value in sections.items():
+        raw[key] = {**raw.get(key, {}), **value}
+    return msgspec.convert(raw, Config)
+
+
+@pytest.fixture(autouse=True)
+def _reset_calls() -> None:
+    fakeplugin.CALLS.clear()
+
+
+@pytest.fixture
+def wall() -> FakeWallClock:
+    """The engine's wall clock."""
+    return FakeWallClock()
+
+
+EngineFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def engine_factory(
+    tmp_path: Path, wall: FakeWallClock
+) -> AsyncIterator[Callable[..., Any]]:
+    """``async with engine_factory(**config_sections) as engine:`` runs an engine."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def factory(**sections: dict[str, Any]) -> AsyncIterator[Engine]:
+        config = make_config(tmp_path, **sections)
+        registry = load_plugins(
+            disable=config.plugins.disable, extra_modules=config.plugins.modules
+        )
+        store = Store(config.storage.path)
+        try:
+            engine = Engine(config, registry, store, clock=wall)
+            async with engine.running():
+                yield engine
+        finally:
+            store.close()
+
+    yield factory
+
+
+@pytest.fixture
+async def engine(engine_factory: Callable[..., Any]) -> AsyncIterator[Engine]:
+    """A running engine with default settings."""
+    async with engine_factory() as e:
+        yield e
+
+
+@pytest.fixture
+def client(engine: Engine) -> Any:
+    """A Quart test client for the API, authenticated with ``TOKEN``."""
+    config = engine.config
+    config.auth.token_sha256 = [__import__("hashlib").sha256(TOKEN.encode()).hexdigest()]
+    app = create_app(engine, Authenticator(config, engine.store))
+    return app.test_client()
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def wait_for_status(engine: Engine, job_id: str, statuses: set[str]) -> Any:
+    """Wait (in trio time) until the stored job reaches one of ``statuses``."""
+    for _ in range(10_000):
+        job = engine.store.get_job(job_id)
+        if job is not None and job.status in statuses:
+            return job
+        await trio.sleep(0.01)
+    raise AssertionError(f"job {job_id} never reached {statuses}")

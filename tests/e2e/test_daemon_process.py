@@ -1,0 +1,225 @@
+"""End to end: ``enrichd serve`` as a real subprocess on a free port, driven over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class Daemon:
+    """A running ``enrichd serve`` process and the URL it bound."""
+
+    def __init__(self, config: Path, data_dir: Path) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.log: list[str] = []
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "ENRICHD_API_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "enrichd",
+                "serve",
+                "--config",
+                str(self.config),
+                "--bind",
+                "127.0.0.1:0",
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log.append(line)
+            m = re.search(r"enrichd listening on (http://\S+)", line)
+            if m:
+                self.url = m.group(1)
+                # Keep draining the log so a chatty daemon never blocks on a full pipe.
+                self._reader = threading.Thread(target=self._drain, daemon=True)
+                self._reader.start()
+                return
+        self.stop(kill=True)
+        raise AssertionError("daemon did not start:\n" + "".join(self.log))
+
+    def _drain(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.stderr is not None:
+            try:
+                for line in proc.stderr:
+                    self.log.append(line)
+            except ValueError:
+                pass  # closed by stop()
+
+    def stop(self, *, kill: bool = False) -> int | None:
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        code = self.proc.wait(timeout=15)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+            self._reader = None
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+        self.proc = None
+        return code
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=AUTH, timeout=10, trust_env=False)
+
+
+def _write_config(path: Path, modules: str = "") -> None:
+    path.write_text(
+        '[plugins]\ndisable = ["builtin"]\nmodules = ["tests.fakeplugin"]\n'
+        "[logging]\nlevel = \"info\"\n" + modules
+    )
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    config = tmp_path / "config.toml"
+    _write_config(
+        config,
+        '[modules.m15_displacement_angle]\ndelay = 1.5\nhang_domains = ["hang.com"]\n'
+        '[modules.m03_traffic]\nfail_domains = ["broken.com"]\n',
+    )
+    d = Daemon(config, tmp_path / "data")
+    d.start()
+    yield d
+    d.stop(kill=True)
+
+
+def _wait(client: httpx.Client, domain: str, job_id: str, statuses: set[str]) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r = client.get(f"/api/v1/enrich/{domain}/status", params={"job_id": job_id})
+        body = r.json()
+        if body.get("status") in statuses:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{job_id} did not reach {statuses}")
+
+
+def test_job_over_http(daemon: Daemon) -> None:
+    with daemon.client() as c:
+        assert c.get("/healthz").json()["status"] == "ok"
+        assert httpx.get(daemon.url + "/api/v1/enrich", trust_env=False).status_code == 401
+        r = c.post("/api/v1/enrich/costco.com", json={"waves": [1, 2], "priority": "high"})
+        assert r.status_code == 202, r.text
+        job = r.json()
+        assert re.fullmatch(r"enrich_costco_com_\d{14}_[0-9a-f]{8}", job["job_id"])
+        status = _wait(c, "costco.com", job["job_id"], {"completed", "failed"})
+        assert status["status"] == "completed"
+        assert [w["wave_number"] for w in status["waves"]] == [1, 2]
+        results = c.get("/api/v1/enrich/costco.com/results").json()
+        assert set(results["results"]) == {
+            "m01_company_context",
+            "m02_tech_stack",
+            "m03_traffic",
+            "m04_traffic_sources",
+            "m05_competitors",
+            "m06_keywords",
+        }
+        assert results["results"]["m01_company_context"]["fake"] is True
+        cache = c.get("/api/v1/enrich/costco.com/cache").json()
+        assert cache["overall_freshness"] == "fresh"
+        r = c.post("/api/v1/enrich/broken.com", json={"modules": ["m03_traffic"]})
+        failed = _wait(c, "broken.com", r.json()["job_id"], {"completed", "failed"})
+        assert failed["status"] == "failed"
+        assert failed["errors"][0]["error"] == "upstream_error"
+        assert c.post("/api/v1/enrich/127.0.0.1").status_code == 422
+    assert daemon.stop() == 0
+
+
+def test_kill_and_restart_resumes_without_redoing_modules(daemon: Daemon) -> None:
+    with daemon.client() as c:
+        job_id = c.post("/api/v1/enrich/walmart.com").json()["job_id"]
+        # Wait until everything but the slow m15 is done, then kill the process hard.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = c.get("/api/v1/enrich/walmart.com/status").json()
+            if status["modules_completed"] >= 14:
+                break
+            time.sleep(0.05)
+        before = {
+            m["module_id"]: m
+            for w in status["waves"]
+            for m in w["modules"]
+            if m["status"] == "completed"
+        }
+        assert len(before) >= 14
+        queued = c.post("/api/v1/enrich/target.com").json()["job_id"]
+    daemon.stop(kill=True)
+
+    daemon.start()
+    with daemon.client() as c:
+        final = _wait(c, "walmart.com", job_id, {"completed", "failed"})
+        assert final["status"] == "completed"
+        after = {m["module_id"]: m for w in final["waves"] for m in w["modules"]}
+        for mid, m in before.items():
+            # Same duration recorded: the module was not run again.
+            assert after[mid]["status"] == "completed"
+            assert after[mid]["duration_seconds"] == m["duration_seconds"]
+        assert _wait(c, "target.com", queued, {"completed", "failed"})["status"] == "completed"
+
+
+def test_second_daemon_on_same_data_dir_is_refused(daemon: Daemon) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "enrichd",
+            "serve",
+            "--config",
+            str(daemon.config),
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(daemon.data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "already using" in proc.stderr
+
+
+def test_bad_config_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[jobs]\nmax_concurent_jobs = 3\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "enrichd", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "jobs.max_concurent_jobs" in proc.stderr
