@@ -50,6 +50,17 @@ def _reset_calls() -> None:
 
 
 @pytest.fixture
+def autojump(mock_clock: Any) -> Any:
+    """trio's MockClock jumping ahead whenever every task waits.
+
+    pytest-trio only runs a test on a clock that the test requests *directly* (as an argument),
+    so tests take this fixture by name rather than through ``usefixtures``.
+    """
+    mock_clock.autojump_threshold = 0
+    return mock_clock
+
+
+@pytest.fixture
 def wall() -> FakeWallClock:
     """The engine's wall clock."""
     return FakeWallClock()
@@ -59,9 +70,7 @@ EngineFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def engine_factory(
-    tmp_path: Path, wall: FakeWallClock
-) -> AsyncIterator[Callable[..., Any]]:
+async def engine_factory(tmp_path: Path, wall: FakeWallClock) -> AsyncIterator[Callable[..., Any]]:
     """``async with engine_factory(**config_sections) as engine:`` runs an engine."""
     from contextlib import asynccontextmanager
 
@@ -73,7 +82,7 @@ async def engine_factory(
         )
         store = Store(config.storage.path)
         try:
-            engine = Engine(config, registry, store, clock=wall)
+            engine = Engine(config, registry, store, clock=wall, commit_in_thread=False)
             async with engine.running():
                 yield engine
         finally:

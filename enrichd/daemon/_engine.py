@@ -125,13 +125,14 @@ class Engine:
         *,
         clock: WallClock = system_clock,
         transport: httpx.AsyncBaseTransport | None = None,
+        commit_in_thread: bool = True,
     ) -> None:
         self.config = config
         self.registry = registry
         self.store = store
         self.clock = clock
         self.cache_policy = CachePolicy(registry, config.cache)
-        self.writer = StoreWriter(store)
+        self.writer = StoreWriter(store, in_thread=commit_in_thread)
         self.sources: dict[str, SourceActor] = {
             name: SourceActor(spec, settings, transport=transport)
             for name, (spec, settings) in resolve_sources(registry, config).items()
@@ -184,15 +185,16 @@ class Engine:
     async def _run_job(self, job_id: str, scope: trio.CancelScope) -> None:
         job = self.store.get_job(job_id)
         if job is None or job.status not in ACTIVE_STATUSES:
-            self._release(job_id, job.domain if job else None)
+            self.release_domain(job_id, job.domain if job else None)
             return
         try:
             await JobSupervisor(self, job).run(scope)
         finally:
             if job.status in TERMINAL_STATUSES:
-                self._release(job_id, job.domain)
+                self.release_domain(job_id, job.domain)
 
-    def _release(self, job_id: str, domain: str | None) -> None:
+    def release_domain(self, job_id: str, domain: str | None) -> None:
+        """Let ``domain`` take a new job once ``job_id`` is finishing."""
         if domain is not None and self._active.get(domain) == job_id:
             del self._active[domain]
 
@@ -360,7 +362,7 @@ class Engine:
             await self.writer.write(*extra, *(PutJob.of(j) for j in jobs))
         except BaseException:
             for job in jobs:
-                self._release(job.job_id, job.domain)
+                self.release_domain(job.job_id, job.domain)
             raise
         for job in jobs:
             self.scheduler.enqueue(job.job_id, job.priority, job.seq, job.batch_id)
@@ -475,8 +477,8 @@ class Engine:
             job.completed_at = now
             done = sum(1 for s in job.module_states.values() if s.status in ("completed", "cached"))
             job.message = f"Job cancelled. {done} modules were already completed."
+            self.release_domain(job.job_id, domain)
             await self.writer.write(PutJob.of(job))
-            self._release(job.job_id, domain)
             log.info("job %s cancelled while queued (%s)", job.job_id, domain)
             return job
         done_event = self.scheduler.cancel_running(job.job_id)

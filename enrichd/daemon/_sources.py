@@ -11,6 +11,7 @@ time become a single upstream call.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import heapq
@@ -18,8 +19,8 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any, Final, Literal
+from collections.abc import AsyncGenerator, Callable, Hashable, Mapping
+from typing import Any, Final, Literal, cast
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -36,11 +37,13 @@ from enrichd.plugins._types import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_WAITING",
     "DEFAULT_USER_AGENT",
     "MAX_RESPONSE_BYTES",
     "SourceActor",
     "SourceActorCrashed",
     "SourceHandle",
+    "parse_retry_after",
 ]
 
 DEFAULT_USER_AGENT: Final = "enrichd/0.1 (+https://github.com/enrichd)"
@@ -132,8 +135,8 @@ def _fresh(error: Exception) -> Exception:
 class _Inbox:
     """A bounded priority queue: a heap of (rank, arrival, call) plus two parking lots.
 
-    Callers block in :meth:`put` while ``capacity`` calls are waiting; that is the back-pressure
-    the design asks for instead of an unbounded queue.
+    Callers block in :meth:`wait_for_room` while ``capacity`` calls are waiting; that is the
+    back-pressure the design asks for instead of an unbounded queue.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -600,12 +603,17 @@ async def _read_capped(response: httpx.Response) -> bytes:
         raise _TooLarge
     chunks: list[bytes] = []
     size = 0
-    # aiter_bytes yields decoded bytes, so the cap also stops a small gzip bomb.
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise _TooLarge
-        chunks.append(chunk)
+    # aiter_bytes yields decoded bytes, so the cap also stops a small gzip bomb. aclosing() closes
+    # the generator when we stop early; httpx's own nested generators below it are still left to
+    # the garbage collector (encode/httpx#3686), which trio reports with a ResourceWarning.
+    # (httpx annotates aiter_bytes as an AsyncIterator; it is an async generator, with aclose.)
+    body_iter = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+    async with contextlib.aclosing(body_iter) as body:
+        async for chunk in body:
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise _TooLarge
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -616,10 +624,11 @@ def _same_origin(url: httpx.URL, base: httpx.URL) -> bool:
 def _coalescing_key(
     path: str, params: Params | None, headers: Mapping[str, str] | None
 ) -> Hashable:
-    # str(v): 1 and "1" put the same bytes on the wire, so they are the same request.
+    # Keyed on the params as httpx will encode them: 1 and "1" put the same bytes on the wire, so
+    # they are the same request, while True ("true") and "True" are not.
     return (
         path,
-        tuple(sorted((k, str(v)) for k, v in (params or {}).items())),
+        tuple(sorted(httpx.QueryParams(params or {}).multi_items())),
         tuple(sorted((k.lower(), v) for k, v in (headers or {}).items())),
     )
 

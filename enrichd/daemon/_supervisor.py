@@ -281,6 +281,9 @@ class JobSupervisor:
         failed = any(s.status in ("failed", "skipped") for s in states)
         job.status = "failed" if failed else "completed"
         job.completed_at = self._now()
+        # Free the domain before the terminal record becomes visible, so a client that sees the
+        # job finished can start the next one at once.
+        self.engine.release_domain(job.job_id, job.domain)
         await self._save()
         log.info("job %s %s (%s)", job.job_id, job.status, job.domain)
 
@@ -295,6 +298,7 @@ class JobSupervisor:
         job.completed_at = now
         done = sum(1 for s in job.module_states.values() if s.status in ("completed", "cached"))
         job.message = f"Job cancelled. {done} modules were already completed."
+        self.engine.release_domain(job.job_id, job.domain)
         # Shielded: the cancel that brought us here must not stop us recording it.
         with trio.CancelScope(shield=True):
             await self._save()

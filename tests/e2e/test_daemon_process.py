@@ -96,7 +96,7 @@ class Daemon:
 def _write_config(path: Path, modules: str = "") -> None:
     path.write_text(
         '[plugins]\ndisable = ["builtin"]\nmodules = ["tests.fakeplugin"]\n'
-        "[logging]\nlevel = \"info\"\n" + modules
+        '[logging]\nlevel = "info"\n' + modules
     )
 
 
