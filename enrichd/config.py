@@ -172,6 +172,46 @@ def _msgspec_path(message: str) -> str:
     return re.sub(r"\[(\d+)\]", r"[\1]", m.group(1))
 
 
+def _name_table_keys(text: str | bytes, path: str) -> str:
+    """Replace the ``[...]`` msgspec prints for a table key with the key that failed.
+
+    msgspec does not say which key of a ``dict`` field (``[cache.ttl]``, ``[sources]``) held the
+    bad value, so each entry is re-checked alone inside an otherwise empty document.
+    """
+    if "[...]" not in path:
+        return path
+    try:
+        node: Any = msgspec.toml.decode(text)
+    except msgspec.DecodeError:
+        return path
+    keys: list[str] = []
+    named = ""
+    for part in re.findall(r"\[[^\]]*\]|[^.\[]+", path):
+        if part.startswith("[") and part != "[...]":
+            return path  # a list index: its neighbours would be needed to re-check alone
+        if part != "[...]":
+            keys.append(part)
+            named = f"{named}.{part}" if named else part
+            node = node.get(part) if isinstance(node, dict) else None
+            continue
+        if not isinstance(node, dict):
+            return path
+        for key, value in node.items():
+            doc: Any = {key: value}
+            for outer in reversed(keys):
+                doc = {outer: doc}
+            try:
+                msgspec.convert(doc, Config)
+            except msgspec.ValidationError:
+                break
+        else:
+            return path
+        keys.append(key)
+        named = f"{named}.{key}"
+        node = value
+    return named
+
+
 def parse_config(text: str | bytes, *, origin: str = "config.toml") -> Config:
     """Decode and check a TOML document; raises :class:`ConfigError` naming the bad key."""
     try:
@@ -179,7 +219,7 @@ def parse_config(text: str | bytes, *, origin: str = "config.toml") -> Config:
     except msgspec.ValidationError as exc:
         message = str(exc)
         unknown = re.match(r"Object contains unknown field `([^`]+)`", message)
-        path = _msgspec_path(message)
+        path = _name_table_keys(text, _msgspec_path(message))
         if unknown:
             key = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
             raise ConfigError(f"{origin}: unknown key {key!r}") from None
@@ -216,9 +256,10 @@ def read_secret(credential_name: str, env_name: str, configured: str | None = No
     """
     if configured:
         return configured
-    value = os.environ.get(env_name)
+    # Stripped before the test: a variable holding only whitespace must not hide the credential.
+    value = os.environ.get(env_name, "").strip()
     if value:
-        return value.strip()
+        return value
     creds = os.environ.get("CREDENTIALS_DIRECTORY")
     if creds:
         try:

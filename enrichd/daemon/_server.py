@@ -99,6 +99,8 @@ async def serve(
             hconfig.bind = [config.server.bind]
             hconfig.graceful_timeout = config.server.graceful_timeout_seconds
             hconfig.accesslog = None
+            # Hypercorn's errors go through our logging; its "Running on" line duplicates ours.
+            hconfig.errorlog = logging.getLogger("hypercorn.error")
             shutdown = trio.Event()
             async with engine.running(), trio.open_nursery() as nursery:
                 nursery.start_soon(_watch_signals, shutdown)

@@ -47,6 +47,9 @@ _DB_NAMES = (
 
 T = TypeVar("T")
 
+#: ``meta`` key holding the highest job sequence number written so far (decimal ASCII).
+_MAX_SEQ_KEY = b"max_seq"
+
 
 class StoreError(Exception):
     """The store cannot be opened or written; the message says what to do."""
@@ -206,11 +209,11 @@ class Store:
             if raw is None:
                 txn.put(b"schema_version", str(SCHEMA_VERSION).encode())
                 return
-        found = int(raw)
-        if found != SCHEMA_VERSION:
+        found = bytes(raw).decode(errors="replace")
+        if found != str(SCHEMA_VERSION):
             self.env.close()
             raise StoreError(
-                f"the store at {str(self.path)!r} has schema version {found}, this enrichd "
+                f"the store at {str(self.path)!r} has schema version {found!r}, this enrichd "
                 f"needs {SCHEMA_VERSION}: restore a backup made by a matching version"
             )
 
@@ -244,6 +247,11 @@ class Store:
                 txn.put(_sep(op.domain) + b"\0" + ts + key, b"", db=d["jobs_by_domain"])
             txn.put(_sep(op.status) + b"\0" + ts + key, b"", db=d["jobs_by_status"])
             txn.put(key, op.raw, db=d["jobs"])
+            # Kept apart from the time index: creation times come from the wall clock, which can
+            # be set back, so the newest job need not carry the highest sequence number.
+            seq_raw = txn.get(_MAX_SEQ_KEY, db=d["meta"])
+            if seq_raw is None or op.seq > int(seq_raw):
+                txn.put(_MAX_SEQ_KEY, str(op.seq).encode(), db=d["meta"])
             dom = op.domain.encode()
             if op.status in ACTIVE_STATUSES:
                 txn.put(dom, key, db=d["active"])
@@ -275,6 +283,8 @@ class Store:
 
     def write_now(self, ops: Iterable[Op]) -> None:
         """Apply ``ops`` in one transaction on this thread (CLI tools; the daemon has a writer)."""
+        # A list, not the iterable itself: a retry after growing the map must see every op again.
+        ops = list(ops)
         while True:
             try:
                 with self.env.begin(write=True) as txn:
@@ -460,12 +470,18 @@ class Store:
 
     def max_seq(self) -> int:
         """The highest job sequence number used so far (0 for an empty store)."""
-        with self.env.begin(db=self.dbs["jobs_by_time"]) as txn:
-            cursor = txn.cursor()
-            if not cursor.last():
-                return 0
-            key = bytes(cursor.key())
-            return int(struct.unpack(">QQ", key[:16])[1])
+        with self.env.begin() as txn:
+            raw = txn.get(_MAX_SEQ_KEY, db=self.dbs["meta"])
+            if raw is not None:
+                return int(raw)
+            # A store written before the meta key existed: scan the time index until a job is put.
+            return max(
+                (
+                    int(struct.unpack(">QQ", bytes(key[:16]))[1])
+                    for key in txn.cursor(db=self.dbs["jobs_by_time"]).iternext(values=False)
+                ),
+                default=0,
+            )
 
     def stats(self) -> dict[str, Any]:
         """Entry counts per database and the map size, for health and metrics."""

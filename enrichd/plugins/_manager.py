@@ -24,6 +24,10 @@ class PluginConfigError(Exception):
     """The loaded plugins contradict each other (duplicate ids, cycles, unknown dependencies)."""
 
 
+class PluginVersionError(Exception):
+    """A plugin targets another plugin API version; it is reported and skipped, like any failure."""
+
+
 class PluginInfo(msgspec.Struct, kw_only=True):
     """What ``enrichd plugins`` and ``/healthz`` report about one plugin."""
 
@@ -98,7 +102,7 @@ def _collect(
     versions = pm.hook.enrichd_plugin_api_version()
     for version in versions:
         if version != PLUGIN_API_VERSION:
-            raise PluginConfigError(
+            raise PluginVersionError(
                 f"plugin {name!r} was written for plugin API version {version}, this enrichd "
                 f"provides version {PLUGIN_API_VERSION}: upgrade the plugin or enrichd"
             )
