@@ -1,4 +1,4 @@
-"""Shared fixtures: an engine on a real LMDB store in a temporary directory, with the fake plugin."""
+"""Shared fixtures: an engine on a real LMDB store in a temp directory, with the fake plugin."""
 
 from __future__ import annotations
 
@@ -108,6 +108,15 @@ def client(engine: Engine) -> Any:
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def wait_until(predicate: Callable[[], bool], what: str = "condition") -> None:
+    """Poll ``predicate`` in trio time (the state lives in LMDB, which has no change events)."""
+    for _ in range(10_000):
+        if predicate():
+            return
+        await trio.sleep(0.05)
+    raise AssertionError(f"{what} never became true")
 
 
 async def wait_for_status(engine: Engine, job_id: str, statuses: set[str]) -> Any:

@@ -66,7 +66,9 @@ def _runner(mid: str) -> RunFn:
             await trio.sleep_forever()
         await trio.sleep(float(opts.get("delay", 0.01)))
         if ctx.domain in opts.get("fail_domains", ()):
-            raise ModuleError("upstream_error", f"fake upstream refused {ctx.domain}", source="fake")
+            raise ModuleError(
+                "upstream_error", f"fake upstream refused {ctx.domain}", source="fake"
+            )
         if ctx.domain in opts.get("crash_domains", ()):
             raise RuntimeError("fake plugin bug")
         data: dict[str, object] = {"module": mid, "domain": ctx.domain, "fake": True}

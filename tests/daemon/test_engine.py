@@ -9,7 +9,7 @@ import trio
 
 from enrichd.daemon import Conflict, Engine, Invalid, JobRequest
 from tests import fakeplugin
-from tests.conftest import FakeWallClock, wait_for_status
+from tests.conftest import FakeWallClock, wait_for_status, wait_until
 
 DAY = 86400
 
@@ -163,10 +163,12 @@ async def test_cancel_running_job_within_a_second(autojump: Any, engine_factory:
         modules={"m15_displacement_angle": {"hang_domains": ["hang.com"]}}
     ) as engine:
         job = await engine.start_job("hang.com", JobRequest())
-        while engine.store.get_job(job.job_id).module_states["m15_displacement_angle"].status != (
-            "running"
-        ):
-            await trio.sleep(0.05)
+        await wait_until(
+            lambda: (
+                engine.store.get_job(job.job_id).module_states["m15_displacement_angle"].status
+                == "running"
+            )
+        )
         t0 = trio.current_time()
         cancelled = await engine.cancel("hang.com", None)
         assert trio.current_time() - t0 < 1
@@ -197,10 +199,12 @@ async def test_resume_after_restart_does_not_redo_completed_modules(
     async with engine_factory(jobs={"max_concurrent_jobs": 1}, **opts) as engine:
         job = await engine.start_job("resume.com", JobRequest())
         queued = await engine.start_job("later.com", JobRequest(waves=[1]))
-        while engine.store.get_job(job.job_id).module_states["m15_displacement_angle"].status != (
-            "running"
-        ):
-            await trio.sleep(0.05)
+        await wait_until(
+            lambda: (
+                engine.store.get_job(job.job_id).module_states["m15_displacement_angle"].status
+                == "running"
+            )
+        )
     # The engine stopped with one job running and one queued: both still active on disk.
     assert fakeplugin.CALLS[("resume.com", "m01_company_context")] == 1
     async with engine_factory(jobs={"max_concurrent_jobs": 1}) as engine:
