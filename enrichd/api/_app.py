@@ -11,7 +11,7 @@ import msgspec
 import trio
 from quart import Response, request
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..daemon._engine import Engine, JobRequest
 from ..daemon._errors import EngineError, Invalid, NotFound
@@ -61,9 +61,19 @@ async def _body(typ: type[T]) -> T:
     try:
         return msgspec.json.decode(raw, type=typ)
     except msgspec.ValidationError as exc:
+        # Typed decoding stops at the first bad value, so '{"bogus": 1' would be reported as an
+        # unknown field: a syntax error anywhere in the body must win (400, not 422).
+        try:
+            msgspec.json.decode(raw)
+        except msgspec.DecodeError as syntax:
+            raise _malformed(syntax) from None
         raise Invalid("invalid_body", f"request body: {exc}") from None
     except msgspec.DecodeError as exc:
-        raise EngineError("malformed_json", f"request body is not valid JSON: {exc}") from None
+        raise _malformed(exc) from None
+
+
+def _malformed(exc: msgspec.DecodeError) -> EngineError:
+    return EngineError("malformed_json", f"request body is not valid JSON: {exc}")
 
 
 def _domain(raw: str) -> str:
@@ -101,6 +111,9 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
     app = QuartTrio("enrichd")
     app.config["MAX_CONTENT_LENGTH"] = engine.config.server.max_body_bytes
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+    # No redirects: "/enrich//costco.com" would otherwise get a 308 (an HTML body) to another
+    # resource instead of the API's JSON 404.
+    app.url_map.merge_slashes = False
     # In-flight idempotent requests, so a concurrent repeat waits for the first answer.
     inflight: dict[str, trio.Event] = {}
 
@@ -133,7 +146,11 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
             ),
         }
         name, message = names.get(code, (exc.name.lower().replace(" ", "_"), exc.description or ""))
-        return error_response(code, name, message)
+        headers = None
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            # RFC 9110: a 405 must say which methods the resource supports.
+            headers = {"Allow": ", ".join(sorted(exc.valid_methods))}
+        return error_response(code, name, message, headers=headers)
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Response:
@@ -170,7 +187,9 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
         event = inflight[store_key] = trio.Event()
         try:
             response = await produce()
-            if response.status_code < 500:
+            # Only successes are remembered: a refused request changed nothing, and the client
+            # may fix it and send it again under the same key.
+            if response.status_code < 300:
                 await engine.writer.write(
                     PutIdempotency(
                         store_key,

@@ -497,20 +497,25 @@ class Engine:
         self._check_not_active(domain)
         latest_failed: Job | None = None
         any_job = False
+        # Modules that succeeded in a job newer than the failed one need no retry.
+        fixed_later: set[str] = set()
         for job in self.store.domain_jobs(domain):
             any_job = True
             if job.status in TERMINAL_STATUSES and any(
-                s.status == "failed" for s in job.module_states.values()
+                s.status == "failed" and m not in fixed_later for m, s in job.module_states.items()
             ):
                 latest_failed = job
                 break
+            fixed_later.update(
+                m for m, s in job.module_states.items() if s.status in ("completed", "cached")
+            )
         if latest_failed is None:
             if not any_job:
                 raise NotFound("job_not_found", f"no enrichment job for {domain}")
             raise Conflict("nothing_to_retry", f"no job of {domain} has failed modules")
         states = latest_failed.module_states
         if failed_modules_only:
-            failed = {m for m, s in states.items() if s.status == "failed"}
+            failed = {m for m, s in states.items() if s.status == "failed" and m not in fixed_later}
             blocked = self.registry.downstream(failed)
             modules = [
                 m

@@ -240,3 +240,17 @@ async def test_estimate_uses_critical_path_and_queue(autojump: Any, engine_facto
             ["m03_traffic", "m04_traffic_sources", "m05_competitors"], None, True
         )
         assert wide == pytest.approx(one)
+
+
+async def test_retry_after_a_fixing_job_has_nothing_to_retry(
+    autojump: Any, engine_factory: Any
+) -> None:
+    async with engine_factory(modules={"m03_traffic": {"fail_domains": ["r.com"]}}) as engine:
+        job = await engine.start_job("r.com", JobRequest(modules=["m03_traffic"]))
+        await wait_for_status(engine, job.job_id, {"failed"})
+    async with engine_factory() as engine:
+        retry = await engine.retry("r.com", failed_modules_only=True)
+        await wait_for_status(engine, retry.job_id, {"completed"})
+        with pytest.raises(Conflict) as info:
+            await engine.retry("r.com", failed_modules_only=True)
+        assert info.value.code == "nothing_to_retry"
