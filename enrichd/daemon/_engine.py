@@ -31,6 +31,7 @@ from ._records import (
     Job,
     ModuleState,
     SkippedDomain,
+    mark_cancelled,
 )
 from ._scheduler import Scheduler
 from ._sources import SourceActor
@@ -468,15 +469,7 @@ class Engine:
                 details={"job_id": job.job_id, "status": job.status},
             )
         if self.scheduler.cancel_queued(job.job_id):
-            now = self.clock()
-            for state in job.module_states.values():
-                if state.status not in ("completed", "cached"):
-                    state.status = "cancelled"
-                    state.finished_at = now
-            job.status = "cancelled"
-            job.completed_at = now
-            done = sum(1 for s in job.module_states.values() if s.status in ("completed", "cached"))
-            job.message = f"Job cancelled. {done} modules were already completed."
+            mark_cancelled(job, self.clock())
             self.release_domain(job.job_id, domain)
             await self.writer.write(PutJob.of(job))
             log.info("job %s cancelled while queued (%s)", job.job_id, domain)

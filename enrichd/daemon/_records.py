@@ -64,6 +64,18 @@ class Job(msgspec.Struct, kw_only=True):
     message: str | None = None
 
 
+def mark_cancelled(job: Job, now: float) -> None:
+    """Turn ``job`` into a cancelled record: unfinished modules cancelled, finished ones kept."""
+    for state in job.module_states.values():
+        if state.status in ("pending", "running"):
+            state.status = "cancelled"
+            state.finished_at = now
+    job.status = "cancelled"
+    job.completed_at = now
+    done = sum(1 for s in job.module_states.values() if s.status in ("completed", "cached"))
+    job.message = f"Job cancelled. {done} modules were already completed."
+
+
 class CacheEntry(msgspec.Struct, kw_only=True):
     """One cached module result for one domain."""
 

@@ -410,6 +410,20 @@ class Store:
             if job is not None:
                 yield job
 
+    def _by_module(self, db: str, owner: str, codec: _Codec[T]) -> dict[str, T]:
+        """Every record keyed ``owner \\0 module id`` in ``db``, by module id."""
+        prefix = owner.encode() + b"\0"
+        result: dict[str, T] = {}
+        with self.env.begin(db=self.dbs[db]) as txn:
+            cursor = txn.cursor()
+            if cursor.set_range(prefix):
+                for key, value in cursor:
+                    k = bytes(key)
+                    if not k.startswith(prefix):
+                        break
+                    result[k[len(prefix) :].decode()] = codec.decode(bytes(value))
+        return result
+
     def get_output(self, job_id: str, module_id: str) -> ModuleOutput | None:
         """The data one job recorded for one module."""
         raw = self._get("outputs", _sep(job_id, module_id))
@@ -417,17 +431,7 @@ class Store:
 
     def outputs(self, job_id: str) -> dict[str, ModuleOutput]:
         """Every module output recorded for a job."""
-        prefix = job_id.encode() + b"\0"
-        result: dict[str, ModuleOutput] = {}
-        with self.env.begin(db=self.dbs["outputs"]) as txn:
-            cursor = txn.cursor()
-            if cursor.set_range(prefix):
-                for key, value in cursor:
-                    k = bytes(key)
-                    if not k.startswith(prefix):
-                        break
-                    result[k[len(prefix) :].decode()] = _output_codec.decode(bytes(value))
-        return result
+        return self._by_module("outputs", job_id, _output_codec)
 
     def get_cache(self, domain: str, module_id: str) -> CacheEntry | None:
         """The cache entry of (domain, module), or None."""
@@ -436,17 +440,7 @@ class Store:
 
     def cache_entries(self, domain: str) -> dict[str, CacheEntry]:
         """Every cache entry of a domain, by module id."""
-        prefix = domain.encode() + b"\0"
-        result: dict[str, CacheEntry] = {}
-        with self.env.begin(db=self.dbs["cache"]) as txn:
-            cursor = txn.cursor()
-            if cursor.set_range(prefix):
-                for key, value in cursor:
-                    k = bytes(key)
-                    if not k.startswith(prefix):
-                        break
-                    result[k[len(prefix) :].decode()] = _cache_codec.decode(bytes(value))
-        return result
+        return self._by_module("cache", domain, _cache_codec)
 
     def get_batch(self, batch_id: str) -> Batch | None:
         """The batch with this id, or None."""

@@ -10,7 +10,7 @@ import trio
 
 from ..plugins._types import ModuleError, ModuleResult, ModuleSpec, Source, SourceNotConfigured
 from ._cache import is_hit
-from ._records import MODULE_DONE, CacheEntry, Job, ModuleOutput, ModuleState
+from ._records import MODULE_DONE, CacheEntry, Job, ModuleOutput, ModuleState, mark_cancelled
 from ._store import InvalidateCache, Op, PutCache, PutJob, PutOutput
 
 if TYPE_CHECKING:
@@ -289,15 +289,7 @@ class JobSupervisor:
 
     async def _finish_cancelled(self) -> None:
         job = self.job
-        now = self._now()
-        for state in job.module_states.values():
-            if state.status in ("pending", "running"):
-                state.status = "cancelled"
-                state.finished_at = now
-        job.status = "cancelled"
-        job.completed_at = now
-        done = sum(1 for s in job.module_states.values() if s.status in ("completed", "cached"))
-        job.message = f"Job cancelled. {done} modules were already completed."
+        mark_cancelled(job, self._now())
         self.engine.release_domain(job.job_id, job.domain)
         # Shielded: the cancel that brought us here must not stop us recording it.
         with trio.CancelScope(shield=True):
