@@ -284,6 +284,8 @@ class ResolvedSource(msgspec.Struct, kw_only=True, frozen=True):
     enabled: bool
     #: The source's own options (its spec's ``options_type``), already validated.
     options: Any = None
+    #: Where the API key goes (the spec's ``auth``, unless its ``configure`` changed it).
+    auth: tuple[str, str] | None = None
 
 
 def split_source_table(

@@ -14,7 +14,9 @@ from enrichd.api import Authenticator, create_app
 from enrichd.config import Config
 from enrichd.daemon import Engine, Store
 from enrichd.plugins import load_plugins
+from enrichd.sandbox import serve_http
 from tests import fakeplugin
+from tests.canned import CannedServer
 
 TOKEN = "test-token"
 
@@ -127,3 +129,15 @@ async def wait_for_status(engine: Engine, job_id: str, statuses: set[str]) -> An
             return job
         await trio.sleep(0.01)
     raise AssertionError(f"job {job_id} never reached {statuses}")
+
+
+@pytest.fixture
+async def canned(nursery: trio.Nursery) -> CannedServer:
+    """A :class:`CannedServer` listening on 127.0.0.1 (its base URL is ``canned.url``)."""
+    server = CannedServer()
+    server.url = await nursery.start(serve_http, server)
+    return server
+
+
+#: Config sections that load the built-in plugin instead of the fake one.
+BUILTIN = {"plugins": {"disable": [], "modules": []}}

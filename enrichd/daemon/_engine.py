@@ -91,22 +91,23 @@ def resolve_sources(
         def pick(value: Any, default: Any) -> Any:
             return default if value is None else value
 
-        resolved[name] = (
-            spec,
-            ResolvedSource(
-                name=name,
-                base_url=pick(settings.base_url, spec.base_url),
-                api_key=api_key,
-                rate_per_second=pick(settings.rate_per_second, spec.rate_per_second),
-                burst=pick(settings.burst, spec.burst),
-                daily_quota=pick(settings.daily_quota, spec.daily_quota),
-                max_concurrency=pick(settings.max_concurrency, spec.max_concurrency),
-                timeout_seconds=pick(settings.timeout_seconds, spec.timeout_seconds),
-                max_retries=pick(settings.max_retries, spec.max_retries),
-                enabled=settings.enabled,
-                options=options,
-            ),
+        source = ResolvedSource(
+            name=name,
+            base_url=pick(settings.base_url, spec.base_url),
+            api_key=api_key,
+            rate_per_second=pick(settings.rate_per_second, spec.rate_per_second),
+            burst=pick(settings.burst, spec.burst),
+            daily_quota=pick(settings.daily_quota, spec.daily_quota),
+            max_concurrency=pick(settings.max_concurrency, spec.max_concurrency),
+            timeout_seconds=pick(settings.timeout_seconds, spec.timeout_seconds),
+            max_retries=pick(settings.max_retries, spec.max_retries),
+            enabled=settings.enabled,
+            options=options,
+            auth=spec.auth,
         )
+        if spec.configure is not None:
+            source = spec.configure(source, registry)
+        resolved[name] = (spec, source)
     for mid in config.modules:
         if mid not in registry.modules:
             raise ConfigError(

@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 DEFAULT_USER_AGENT: Final = "enrichd/0.1 (+https://github.com/enrichd)"
-#: Bodies larger than this are refused (``response_too_large``) rather than held in memory.
+#: The default cap on a body (a source's spec may lower or raise it): larger bodies are refused
+#: (``response_too_large``) rather than held in memory.
 MAX_RESPONSE_BYTES: Final = 5 * 1024 * 1024
 #: How many requests may wait in one source's inbox before callers block (back-pressure).
 DEFAULT_MAX_WAITING: Final = 10_000
@@ -261,7 +262,11 @@ class SourceActor:
         self.spec = spec
         self.settings = settings
         self.name = settings.name
-        self._transport = transport
+        self._transport = (
+            spec.wrap_transport(settings, transport) if spec.wrap_transport else transport
+        )
+        self.state: dict[str, Any] = {}
+        """Session state that modules share through :attr:`SourceHandle.state`."""
         self._user_agent = user_agent
         self._rng = rng if rng is not None else random.Random()
         self._wall_clock = wall_clock
@@ -346,9 +351,16 @@ class SourceActor:
 
     # -- the request API -----------------------------------------------------------------------
 
-    def handle(self, priority: Priority = "normal") -> SourceHandle:
-        """A :class:`~enrichd.plugins._types.Source` for modules, sending at ``priority``."""
-        return SourceHandle(self, priority)
+    def handle(
+        self,
+        priority: Priority = "normal",
+        observer: Callable[[SourceResponse], None] | None = None,
+    ) -> SourceHandle:
+        """A :class:`~enrichd.plugins._types.Source` for modules, sending at ``priority``.
+
+        ``observer`` sees every response handed back through the handle.
+        """
+        return SourceHandle(self, priority, observer)
 
     async def request(
         self,
@@ -493,9 +505,10 @@ class SourceActor:
             call.method, call.path, params=call.params, headers=call.headers, json=call.json
         )
         key = self.settings.api_key
-        if key and self.spec.auth is not None and _same_origin(request.url, client.base_url):
+        auth = self.settings.auth
+        if key and auth is not None and _same_origin(request.url, client.base_url):
             # Only to our own upstream: an absolute URL elsewhere must not receive the key.
-            where, name = self.spec.auth
+            where, name = auth
             if where == "header":
                 request.headers[name] = key
             elif where == "bearer":
@@ -528,7 +541,7 @@ class SourceActor:
                     if response.status_code == 429 or response.status_code >= 500:
                         failure = self._status_failure(what, response)
                     else:
-                        content = await _read_capped(response)
+                        content = await _read_capped(response, self.spec.max_response_bytes)
                 finally:
                     await response.aclose()
             except httpx.TimeoutException:
@@ -542,7 +555,7 @@ class SourceActor:
                 error = SourceError(self.name, "upstream_error", message)
                 failure = _Attempt(error, retryable=False)
             except _TooLarge:
-                message = f"{what}: response body exceeds {MAX_RESPONSE_BYTES} bytes"
+                message = f"{what}: response body exceeds {self.spec.max_response_bytes} bytes"
                 error = SourceError(self.name, "response_too_large", message)
                 failure = _Attempt(error, retryable=False)
         if deadline.cancelled_caught:
@@ -597,9 +610,9 @@ class SourceActor:
         return text
 
 
-async def _read_capped(response: httpx.Response) -> bytes:
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+    if declared.isdigit() and int(declared) > limit:
         raise _TooLarge
     chunks: list[bytes] = []
     size = 0
@@ -611,7 +624,7 @@ async def _read_capped(response: httpx.Response) -> bytes:
     async with contextlib.aclosing(body_iter) as body:
         async for chunk in body:
             size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
+            if size > limit:
                 raise _TooLarge
             chunks.append(chunk)
     return b"".join(chunks)
@@ -636,10 +649,23 @@ def _coalescing_key(
 class SourceHandle:
     """What ``ctx.source(name)`` gives a module: the :class:`Source` protocol at one priority."""
 
-    def __init__(self, actor: SourceActor, priority: Priority) -> None:
+    def __init__(
+        self,
+        actor: SourceActor,
+        priority: Priority,
+        observer: Callable[[SourceResponse], None] | None = None,
+    ) -> None:
         self.name = actor.name
         self.priority: Priority = priority
+        self.settings = actor.settings
+        self.state = actor.state
         self._actor = actor
+        self._observer = observer
+
+    def _seen(self, response: SourceResponse) -> SourceResponse:
+        if self._observer is not None:
+            self._observer(response)
+        return response
 
     async def get(
         self,
@@ -649,8 +675,10 @@ class SourceHandle:
         headers: Mapping[str, str] | None = None,
     ) -> SourceResponse:
         """GET ``path`` (relative to the source's base URL, or absolute)."""
-        return await self._actor.request(
-            "GET", path, params=params, headers=headers, priority=self.priority
+        return self._seen(
+            await self._actor.request(
+                "GET", path, params=params, headers=headers, priority=self.priority
+            )
         )
 
     async def post(
@@ -662,6 +690,8 @@ class SourceHandle:
         headers: Mapping[str, str] | None = None,
     ) -> SourceResponse:
         """POST ``json`` to ``path``."""
-        return await self._actor.request(
-            "POST", path, params=params, headers=headers, json=json, priority=self.priority
+        return self._seen(
+            await self._actor.request(
+                "POST", path, params=params, headers=headers, json=json, priority=self.priority
+            )
         )

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..plugins._types import ModuleError, ModuleResult, ModuleSpec, Source, SourceNotConfigured
+from ..plugins._types import (
+    Citation,
+    ModuleError,
+    ModuleResult,
+    ModuleSpec,
+    Source,
+    SourceNotConfigured,
+    SourceResponse,
+)
 from ._cache import is_hit
 from ._records import MODULE_DONE, CacheEntry, Job, ModuleOutput, ModuleState, mark_cancelled
 from ._store import InvalidateCache, Op, PutCache, PutJob, PutOutput
@@ -17,6 +25,9 @@ if TYPE_CHECKING:
     from ._engine import Engine
 
 log = logging.getLogger("enrichd.jobs")
+
+#: Prefixed to the title of every citation built from sandbox answers.
+SANDBOX_LABEL = "[sandbox: simulated] "
 
 
 class _Context:
@@ -29,6 +40,8 @@ class _Context:
         self.job_id = sup.job.job_id
         self.module_id = spec.id
         self.options: Mapping[str, Any] = sup.engine.config.modules.get(spec.id, {})
+        #: Set once any answer a source handed this module came from the sandbox.
+        self.simulated = False
 
     def source_configured(self, name: str) -> bool:
         actor = self._sup.engine.sources.get(name)
@@ -40,7 +53,11 @@ class _Context:
             raise SourceNotConfigured(name, why="no installed plugin provides it")
         if not actor.configured:
             raise SourceNotConfigured(name, why=actor.why_not_configured())
-        return actor.handle(self._sup.job.priority)
+        return actor.handle(self._sup.job.priority, observer=self._observe)
+
+    def _observe(self, response: SourceResponse) -> None:
+        if response.simulated:
+            self.simulated = True
 
     def dependency(self, module_id: str) -> Mapping[str, Any]:
         if module_id not in self._spec.depends_on:
@@ -199,9 +216,10 @@ class JobSupervisor:
         await self._save()
         t0 = trio.current_time()
         result: ModuleResult | None = None
+        ctx = _Context(self, spec)
         try:
             with trio.fail_after(engine.config.jobs.module_timeout_seconds):
-                result = await spec.run(_Context(self, spec))
+                result = await spec.run(ctx)
             if not isinstance(result, ModuleResult):
                 raise ModuleError(
                     "plugin_error", f"{mid}.run returned {type(result).__name__}, not ModuleResult"
@@ -225,6 +243,8 @@ class JobSupervisor:
             self._wake()
             return
 
+        if ctx.simulated:
+            _mark_simulated(result)
         source = result.source or (spec.sources[0] if spec.sources else None)
         source_url = result.source_url
         if source_url is None and result.citations:
@@ -295,6 +315,17 @@ class JobSupervisor:
         with trio.CancelScope(shield=True):
             await self._save()
         log.info("job %s cancelled (%s)", job.job_id, job.domain)
+
+
+def _mark_simulated(result: ModuleResult) -> None:
+    """Label a result built from sandbox answers, so nobody mistakes it for real data."""
+    result.citations = [
+        c
+        if c.title.startswith(SANDBOX_LABEL)
+        else Citation(url=c.url, title=SANDBOX_LABEL + c.title)
+        for c in result.citations
+    ]
+    result.warnings = [*result.warnings, "simulated data from the enrichd sandbox"]
 
 
 def _output_from_cache(entry: CacheEntry, now: float) -> ModuleOutput:

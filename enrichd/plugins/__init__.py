@@ -5,6 +5,7 @@ Plugin authors import everything they need from here::
     from enrichd.plugins import hookimpl, ModuleSpec, ModuleResult, SourceSpec
 """
 
+from ._fallback import Served, first_available
 from ._manager import ENTRY_POINT_GROUP, PluginConfigError, PluginInfo, Registry, load_plugins
 from ._types import (
     MODULE_ID_RE,
@@ -14,8 +15,12 @@ from ._types import (
     ModuleError,
     ModuleResult,
     ModuleSpec,
+    NoData,
     Priority,
     RunFn,
+    SearchHit,
+    SearchProvider,
+    SearchQuery,
     Source,
     SourceError,
     SourceNotConfigured,
@@ -33,16 +38,22 @@ __all__ = [
     "ModuleError",
     "ModuleResult",
     "ModuleSpec",
+    "NoData",
     "PluginConfigError",
     "PluginInfo",
     "Priority",
     "Registry",
     "RunFn",
+    "SearchHit",
+    "SearchProvider",
+    "SearchQuery",
+    "Served",
     "Source",
     "SourceError",
     "SourceNotConfigured",
     "SourceResponse",
     "SourceSpec",
+    "first_available",
     "hookimpl",
     "hookspec",
     "load_plugins",

@@ -13,7 +13,7 @@ import msgspec
 import pluggy
 
 from . import hookspecs
-from ._types import MODULE_ID_RE, PLUGIN_API_VERSION, ModuleSpec, SourceSpec
+from ._types import MODULE_ID_RE, PLUGIN_API_VERSION, ModuleSpec, SearchProvider, SourceSpec
 
 log = logging.getLogger("enrichd.plugins")
 
@@ -47,8 +47,10 @@ class Registry:
         sources: dict[str, SourceSpec],
         modules: dict[str, ModuleSpec],
         plugins: list[PluginInfo],
+        search_providers: dict[str, SearchProvider] | None = None,
     ) -> None:
         self.sources = sources
+        self.search_providers = search_providers or {}
         # Wave order, then id: the order status and results list modules in.
         self.modules = dict(sorted(modules.items(), key=lambda kv: (kv[1].wave, kv[0])))
         self.plugins = plugins
@@ -93,9 +95,13 @@ def _plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-def _collect(
-    name: str, plugin: ModuleType | object, info: PluginInfo
-) -> tuple[list[SourceSpec], list[ModuleSpec]]:
+class _Collected(msgspec.Struct):
+    sources: list[SourceSpec]
+    modules: list[ModuleSpec]
+    providers: list[SearchProvider]
+
+
+def _collect(name: str, plugin: ModuleType | object, info: PluginInfo) -> _Collected:
     """Register one plugin in a private manager and call its hooks, so failures stay its own."""
     pm = _plugin_manager()
     pm.register(plugin, name=name)
@@ -114,9 +120,17 @@ def _collect(
     for m in modules:
         if not isinstance(m, ModuleSpec):
             raise TypeError(f"enrichd_modules returned {type(m).__name__}, expected ModuleSpec")
+    providers: list[SearchProvider] = [
+        p for batch in pm.hook.enrichd_search_providers() for p in batch
+    ]
+    for p in providers:
+        if not isinstance(p, SearchProvider):
+            raise TypeError(
+                f"enrichd_search_providers returned {type(p).__name__}, expected SearchProvider"
+            )
     info.sources = [s.name for s in sources]
     info.modules = [m.id for m in modules]
-    return sources, modules
+    return _Collected(sources, modules, providers)
 
 
 def load_plugins(
@@ -147,6 +161,8 @@ def load_plugins(
     modules: dict[str, ModuleSpec] = {}
     source_owner: dict[str, str] = {}
     module_owner: dict[str, str] = {}
+    providers: dict[str, SearchProvider] = {}
+    provider_owner: dict[str, str] = {}
     for name, origin, target in candidates:
         info = PluginInfo(name=name, origin=origin, status="loaded")
         plugins.append(info)
@@ -157,7 +173,7 @@ def load_plugins(
                 obj = importlib.import_module(target)
             else:
                 obj = target
-            plugin_sources, plugin_modules = _collect(name, obj, info)
+            collected = _collect(name, obj, info)
         except PluginConfigError:
             raise
         except Exception as exc:
@@ -165,14 +181,22 @@ def load_plugins(
             info.error = f"{type(exc).__name__}: {exc}"
             log.error("plugin %r failed to load and is skipped: %s", name, info.error)
             continue
-        for s in plugin_sources:
+        for p in collected.providers:
+            if p.name in providers:
+                raise PluginConfigError(
+                    f"search provider {p.name!r} is provided by both {provider_owner[p.name]!r} "
+                    f"and {name!r}"
+                )
+            providers[p.name] = p
+            provider_owner[p.name] = name
+        for s in collected.sources:
             if s.name in sources:
                 raise PluginConfigError(
                     f"source {s.name!r} is provided by both {source_owner[s.name]!r} and {name!r}"
                 )
             sources[s.name] = s
             source_owner[s.name] = name
-        for m in plugin_modules:
+        for m in collected.modules:
             if not MODULE_ID_RE.match(m.id):
                 raise PluginConfigError(
                     f"plugin {name!r}: module id {m.id!r} must look like m16_name or plugin.name"
@@ -187,7 +211,7 @@ def load_plugins(
             module_owner[m.id] = name
 
     _check_graph(modules, module_owner)
-    return Registry(sources, modules, plugins)
+    return Registry(sources, modules, plugins, providers)
 
 
 def _check_graph(modules: dict[str, ModuleSpec], owner: dict[str, str]) -> None:

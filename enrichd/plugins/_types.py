@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import msgspec
+
+if TYPE_CHECKING:
+    import httpx
+
+    from enrichd.config import ResolvedSource
+
+    from ._manager import Registry
 
 #: Bumped when a change to these types would break an existing plugin.
 PLUGIN_API_VERSION = 1
@@ -14,6 +21,11 @@ PLUGIN_API_VERSION = 1
 MODULE_ID_RE = re.compile(r"^(m\d{2}_[a-z0-9_]+|[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)$")
 
 Priority = Literal["low", "normal", "high"]
+
+#: The response header by which the sandbox marks its answers as simulated data.
+SIMULATED_HEADER = "x-enrichd-simulated"
+
+AuthPlacement = tuple[Literal["header", "query", "bearer"], str]
 
 
 class Citation(msgspec.Struct, kw_only=True, frozen=True):
@@ -35,8 +47,9 @@ class SourceSpec(msgspec.Struct, kw_only=True, frozen=True):
     description: str = ""
     base_url: str = ""
     requires_api_key: bool = True
-    #: Where the API key goes: ``("header", "X-Api-Key")`` or ``("query", "KEY")``.
-    auth: tuple[Literal["header", "query", "bearer"], str] | None = None
+    #: Where the API key goes: ``("header", "X-Api-Key")``, ``("query", "KEY")`` or
+    #: ``("bearer", "Authorization")``.
+    auth: AuthPlacement | None = None
     fallback: str | None = None
     rate_per_second: float = 5.0
     burst: int = 5
@@ -48,6 +61,16 @@ class SourceSpec(msgspec.Struct, kw_only=True, frozen=True):
     homepage: str = ""
     #: A msgspec Struct type for the source's own keys in ``[sources.<name>]`` (beyond the common).
     options_type: type[msgspec.Struct] | None = None
+    #: Bodies larger than this are refused with ``response_too_large``.
+    max_response_bytes: int = 5 * 1024 * 1024
+    #: Adjusts the resolved settings once the config is read (e.g. the web-search source takes its
+    #: base URL and auth from the configured provider); raise ``ConfigError`` to refuse them.
+    configure: Callable[[ResolvedSource, Registry], ResolvedSource] | None = None
+    #: Wraps the HTTP transport of the source's client (``None`` means httpx's default), e.g. to
+    #: refuse private addresses.
+    wrap_transport: (
+        Callable[[ResolvedSource, httpx.AsyncBaseTransport | None], httpx.AsyncBaseTransport] | None
+    ) = None
 
 
 class ModuleResult(msgspec.Struct, kw_only=True):
@@ -83,11 +106,21 @@ class SourceResponse(msgspec.Struct, kw_only=True, frozen=True):
         """The body decoded as UTF-8, undecodable bytes replaced."""
         return self.content.decode("utf-8", errors="replace")
 
+    @property
+    def simulated(self) -> bool:
+        """Whether the answer came from the enrichd sandbox rather than the real upstream."""
+        return SIMULATED_HEADER in self.headers
+
 
 class Source(Protocol):
     """A module's handle on one source actor."""
 
     name: str
+    #: The resolved settings (base URL, limits, the source's own ``options``).
+    settings: ResolvedSource
+    #: Scratch space shared by every module using this source for the daemon's lifetime, for
+    #: session state such as Yahoo's cookie crumb.
+    state: dict[str, Any]
 
     async def get(
         self,
@@ -171,6 +204,13 @@ class SourceNotConfigured(ModuleError):
         )
 
 
+class NoData(ModuleError):
+    """The source answered, but has nothing for this domain; a fallback may have something."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__("no_data", message, source=source)
+
+
 class SourceError(ModuleError):
     """An upstream call failed after the source actor's retries."""
 
@@ -179,3 +219,36 @@ class SourceError(ModuleError):
     ) -> None:
         super().__init__(code, message, source=source)
         self.status_code = status_code
+
+
+class SearchQuery(msgspec.Struct, kw_only=True, frozen=True):
+    """One web-search request, independent of the provider."""
+
+    q: str
+    kind: Literal["web", "news"] = "web"
+    count: int = 10
+    #: ``"day"``, ``"week"``, ``"month"``, ``"year"`` or ``None`` for any time.
+    freshness: Literal["day", "week", "month", "year"] | None = None
+
+
+class SearchHit(msgspec.Struct, kw_only=True, frozen=True):
+    """One web-search result, independent of the provider."""
+
+    title: str
+    url: str
+    snippet: str = ""
+    #: ISO-8601 date or datetime of the page or article, when the provider knows it.
+    published: str | None = None
+    #: Extra excerpts the provider gave.
+    extra_snippets: tuple[str, ...] = ()
+
+
+class SearchProvider(msgspec.Struct, kw_only=True, frozen=True):
+    """A web-search API behind the ``websearch`` source (``[sources.websearch] provider``)."""
+
+    name: str
+    base_url: str
+    auth: AuthPlacement | None
+    #: Sends ``query`` through ``source`` and returns the hits; raises ``SourceError`` subclasses.
+    search: Callable[[Source, SearchQuery], Awaitable[list[SearchHit]]]
+    homepage: str = ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pluggy
 
-from ._types import ModuleSpec, SourceSpec
+from ._types import ModuleSpec, SearchProvider, SourceSpec
 
 PROJECT = "enrichd"
 
@@ -30,3 +30,8 @@ def enrichd_sources() -> list[SourceSpec]:  # type: ignore[empty-body]
 @hookspec
 def enrichd_modules() -> list[ModuleSpec]:  # type: ignore[empty-body]
     """Return the enrichment modules this plugin provides."""
+
+
+@hookspec
+def enrichd_search_providers() -> list[SearchProvider]:  # type: ignore[empty-body]
+    """Return the web-search providers this plugin adds to the ``websearch`` source."""

@@ -98,6 +98,7 @@ def make_actor(
         timeout_seconds=timeout_seconds,
         max_retries=max_retries,
         enabled=enabled,
+        auth=spec.auth,
     )
     kwargs.setdefault("rng", MaxJitter())
     return SourceActor(spec, settings, transport=httpx.MockTransport(upstream), **kwargs)
