@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from functools import partial
+from typing import Any
 
 import msgspec
 import trio
@@ -33,12 +35,46 @@ def _config(args: argparse.Namespace) -> Config:
     return msgspec.convert(msgspec.to_builtins(config), Config)
 
 
+def _sandbox_options(args: argparse.Namespace, bind: str | None) -> Any:
+    from .sandbox import SandboxOptions
+
+    host, port = "127.0.0.1", 0
+    if bind:
+        host, _, port_text = bind.rpartition(":")
+        if not host or not port_text.isdigit():
+            raise ConfigError(f"--bind: expected HOST:PORT, got {bind!r}")
+        host, port = host.strip("[]"), int(port_text)
+    for name in ("latency", "jitter"):
+        if getattr(args, name) < 0:
+            raise ConfigError(f"--{name}: must not be negative")
+    if not 0.0 <= args.fault_rate <= 1.0:
+        raise ConfigError(f"--fault-rate: must be between 0 and 1, got {args.fault_rate}")
+    return SandboxOptions(
+        host=host,
+        port=port,
+        latency=args.latency,
+        jitter=args.jitter,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+    )
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .daemon._server import serve
 
     config = _config(args)
+    sandbox = _sandbox_options(args, None) if args.sandbox else None
     _setup_logging(config.logging.level)
-    trio.run(serve, config)
+    trio.run(partial(serve, config, sandbox=sandbox))
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox import run_sandbox
+
+    options = _sandbox_options(args, args.bind)
+    _setup_logging("info")
+    trio.run(run_sandbox, options)
     return 0
 
 
@@ -89,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"enrichd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def sandbox_flags(p: argparse.ArgumentParser) -> None:
+        g = p.add_argument_group("sandbox")
+        g.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+        g.add_argument("--jitter", type=float, default=0.0, help="± seconds of random latency")
+        g.add_argument(
+            "--fault-rate", type=float, default=0.0, help="share of answers that fail (0-1)"
+        )
+        g.add_argument("--seed", type=int, default=None, help="seed of latency and faults")
+
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", help="path to config.toml (default: $ENRICHD_CONFIG)")
         p.add_argument("--data-dir", help="the LMDB data directory (overrides storage.path)")
@@ -96,7 +141,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the daemon")
     common(p)
     p.add_argument("--bind", help="HOST:PORT to listen on (port 0 picks a free one)")
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run the simulated upstream APIs in-process and point every source at them "
+        "(no keys, no internet; results are simulated)",
+    )
+    sandbox_flags(p)
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser(
+        "sandbox", help="serve the simulated upstream APIs (BuiltWith, SimilarWeb, Yahoo, ...)"
+    )
+    p.add_argument("--bind", default="127.0.0.1:8900", help="HOST:PORT (default 127.0.0.1:8900)")
+    sandbox_flags(p)
+    p.set_defaults(func=_cmd_sandbox)
 
     p = sub.add_parser("token", help="manage API tokens")
     token_sub = p.add_subparsers(dest="token_command", required=True)

@@ -85,6 +85,8 @@ class SourceSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_concurrency: int | None = None
     timeout_seconds: float | None = None
     max_retries: int | None = None
+    circuit_failure_threshold: int | None = None
+    circuit_reset_seconds: float | None = None
     enabled: bool = True
 
 
@@ -286,6 +288,10 @@ class ResolvedSource(msgspec.Struct, kw_only=True, frozen=True):
     options: Any = None
     #: Where the API key goes (the spec's ``auth``, unless its ``configure`` changed it).
     auth: tuple[str, str] | None = None
+    #: Consecutive failed attempts (5xx, timeouts, connection errors) that open the circuit.
+    circuit_failure_threshold: int = 5
+    #: How long an open circuit fails calls at once before one probe is let through.
+    circuit_reset_seconds: float = 30.0
 
 
 def split_source_table(
@@ -309,6 +315,8 @@ def split_source_table(
         ("burst", settings.burst),
         ("max_concurrency", settings.max_concurrency),
         ("timeout_seconds", settings.timeout_seconds),
+        ("circuit_failure_threshold", settings.circuit_failure_threshold),
+        ("circuit_reset_seconds", settings.circuit_reset_seconds),
     ):
         if value is not None and value <= 0:
             raise ConfigError(f"sources.{name}.{key}: must be positive, got {value!r}")

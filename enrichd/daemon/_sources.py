@@ -15,7 +15,9 @@ import contextlib
 import datetime as dt
 import email.utils
 import heapq
+import http.cookiejar
 import itertools
+import logging
 import math
 import random
 import time
@@ -27,6 +29,7 @@ import httpx
 import trio
 
 from enrichd.config import ResolvedSource
+from enrichd.daemon._circuit import CircuitBreaker
 from enrichd.daemon._ratelimit import DailyQuota, TokenBucket
 from enrichd.plugins._types import (
     Priority,
@@ -35,6 +38,8 @@ from enrichd.plugins._types import (
     SourceResponse,
     SourceSpec,
 )
+
+log = logging.getLogger("enrichd.sources")
 
 __all__ = [
     "DEFAULT_MAX_WAITING",
@@ -272,6 +277,9 @@ class SourceActor:
         self._wall_clock = wall_clock
         self.bucket = TokenBucket(settings.rate_per_second, settings.burst)
         self.quota = DailyQuota(settings.daily_quota, now=wall_clock)
+        self.circuit = CircuitBreaker(
+            settings.circuit_failure_threshold, settings.circuit_reset_seconds
+        )
         self._inbox = _Inbox(max_waiting)
         self._inflight: dict[Hashable, _Call] = {}
         self._client: httpx.AsyncClient | None = None
@@ -321,6 +329,7 @@ class SourceActor:
             async with httpx.AsyncClient(
                 base_url=self.settings.base_url,
                 transport=self._transport,
+                cookies=None if self.spec.keep_cookies else _no_cookies(),
                 # The targets are configured, not user-supplied, but proxies from the environment
                 # and redirects could still carry an API key somewhere unexpected.
                 trust_env=False,
@@ -461,7 +470,12 @@ class SourceActor:
         attempt = 0
         while True:
             await self._admit()
-            result = await self._attempt(call)
+            try:
+                result = await self._attempt(call)
+            finally:
+                # Cancelled mid-probe: no verdict, so the next call probes instead.
+                self.circuit.release()
+            self._judge(result)
             if isinstance(result, SourceResponse):
                 return result
             if not result.retryable or attempt >= self.settings.max_retries:
@@ -472,6 +486,27 @@ class SourceActor:
                 await trio.sleep(self._rng.uniform(0.0, ceiling))
             # else: the 429 already paused the bucket, so _admit() waits out the Retry-After.
             attempt += 1
+
+    def _judge(self, result: SourceResponse | _Attempt) -> None:
+        """Tell the circuit breaker whether the upstream looked healthy on this attempt."""
+        unhealthy = isinstance(result, _Attempt) and (
+            result.error.code in ("timeout", "connection_error")
+            or (result.error.code == "upstream_error" and (result.error.status_code or 0) >= 500)
+        )
+        if unhealthy:
+            was = self.circuit.times_opened
+            self.circuit.failure(trio.current_time())
+            if self.circuit.times_opened > was:
+                log.warning(
+                    "source %s: circuit opened after %d consecutive failures; calls fail at "
+                    "once for %.0f s, then one probe is sent",
+                    self.name,
+                    self.circuit.failures,
+                    self.circuit.retry_in(trio.current_time()),
+                )
+        else:
+            # Any answer, even a 4xx or a 429, shows the upstream is up.
+            self.circuit.success()
 
     async def _admit(self) -> None:
         """Wait for the rate limiter and count the call against the daily quota."""
@@ -486,6 +521,15 @@ class SourceActor:
             )
         if self.quota.remaining == 0:
             raise self._quota_error()
+        now = trio.current_time()
+        if not self.circuit.allow(now):
+            raise SourceError(
+                self.name,
+                "circuit_open",
+                f"source {self.name!r} is failing ({self.circuit.failures} consecutive failed "
+                f"attempts); calls are stopped for another {math.ceil(self.circuit.retry_in(now))}"
+                " s, then one probe is sent",
+            )
         await self.bucket.acquire()
         # Checked again: other workers may have used up the quota while this one waited.
         if not self.quota.try_take():
@@ -628,6 +672,11 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
                 raise _TooLarge
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    # A policy that allows no domain: responses' Set-Cookie headers are read, never stored.
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 def _same_origin(url: httpx.URL, base: httpx.URL) -> bool:

@@ -61,6 +61,9 @@ class SourceSpec(msgspec.Struct, kw_only=True, frozen=True):
     homepage: str = ""
     #: A msgspec Struct type for the source's own keys in ``[sources.<name>]`` (beyond the common).
     options_type: type[msgspec.Struct] | None = None
+    #: Whether the source's client keeps cookies between requests (Yahoo's session needs them;
+    #: the homepage source must not collect every site's cookies for the daemon's lifetime).
+    keep_cookies: bool = True
     #: Bodies larger than this are refused with ``response_too_large``.
     max_response_bytes: int = 5 * 1024 * 1024
     #: Adjusts the resolved settings once the config is read (e.g. the web-search source takes its

@@ -84,6 +84,8 @@ def make_actor(
     max_concurrency: int = 4,
     timeout_seconds: float = 10.0,
     max_retries: int = 2,
+    circuit_failure_threshold: int = 1000,
+    circuit_reset_seconds: float = 30.0,
     **kwargs: Any,
 ) -> SourceActor:
     spec = SourceSpec(name="demo", base_url=base_url, requires_api_key=requires_api_key, auth=auth)
@@ -99,6 +101,8 @@ def make_actor(
         max_retries=max_retries,
         enabled=enabled,
         auth=spec.auth,
+        circuit_failure_threshold=circuit_failure_threshold,
+        circuit_reset_seconds=circuit_reset_seconds,
     )
     kwargs.setdefault("rng", MaxJitter())
     return SourceActor(spec, settings, transport=httpx.MockTransport(upstream), **kwargs)
@@ -839,3 +843,90 @@ async def test_handle_is_a_source_at_its_priority(autojump_clock: MockClock) -> 
     assert posted.headers["x-method"] == "POST"
     assert posted.json() == {"b": 2}
     assert up.requests[1].url.params["c"] == "3"
+
+
+# -- circuit breaker ---------------------------------------------------------------------------
+
+
+async def test_circuit_opens_fails_fast_then_probes_and_closes(
+    autojump_clock: MockClock,
+) -> None:
+    healthy = False
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200 if healthy else 503)
+
+    up = Upstream(upstream)
+    actor = make_actor(up, max_retries=0, circuit_failure_threshold=3, circuit_reset_seconds=10)
+    async with running(actor):
+        for _ in range(3):
+            with pytest.raises(SourceError) as info:
+                await actor.request("GET", "x")
+            assert info.value.code == "upstream_error"
+        # Open: no upstream call, an immediate circuit_open error.
+        sent = len(up.requests)
+        with pytest.raises(SourceError) as info:
+            await actor.request("GET", "x")
+        assert info.value.code == "circuit_open"
+        assert len(up.requests) == sent
+        assert actor.circuit.state(trio.current_time()) == "open"
+        # After the reset time one probe goes; it fails, so the circuit opens for twice as long.
+        await trio.sleep(10)
+        with pytest.raises(SourceError) as info:
+            await actor.request("GET", "x")
+        assert info.value.code == "upstream_error"
+        assert len(up.requests) == sent + 1
+        await trio.sleep(10)
+        with pytest.raises(SourceError) as info:
+            await actor.request("GET", "x")
+        assert info.value.code == "circuit_open"
+        await trio.sleep(10)
+        healthy = True
+        response = await actor.request("GET", "x")
+        assert response.status_code == 200
+        assert actor.circuit.state(trio.current_time()) == "closed"
+
+
+async def test_half_open_lets_one_probe_through(autojump_clock: MockClock) -> None:
+    gate = trio.Event()
+    fail = True
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        if fail:
+            return httpx.Response(500)
+        await gate.wait()
+        return httpx.Response(200)
+
+    up = Upstream(upstream)
+    actor = make_actor(up, max_retries=0, circuit_failure_threshold=1, circuit_reset_seconds=5)
+    async with running(actor):
+        with pytest.raises(SourceError):
+            await actor.request("GET", "x")
+        await trio.sleep(5)
+        fail = False
+        codes: list[str] = []
+
+        async def call(path: str) -> None:
+            try:
+                await actor.request("GET", path)
+                codes.append("ok")
+            except SourceError as exc:
+                codes.append(exc.code)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call, "probe")
+            await trio.sleep(0.1)
+            nursery.start_soon(call, "other")
+            await trio.sleep(0.1)
+            assert codes == ["circuit_open"]
+            gate.set()
+        assert sorted(codes) == ["circuit_open", "ok"]
+
+
+async def test_client_errors_and_429_do_not_open_the_circuit(autojump_clock: MockClock) -> None:
+    up = Upstream(replies(httpx.Response(404)))
+    actor = make_actor(up, max_retries=0, circuit_failure_threshold=2)
+    async with running(actor):
+        for _ in range(5):
+            assert (await actor.request("GET", "x")).status_code == 404
+        assert actor.circuit.state(trio.current_time()) == "closed"
