@@ -29,7 +29,7 @@ def count_points(data: object) -> int:
     ``None``, ``""`` and empty containers count zero; a list of records counts each record's
     fields. The one convention every built-in module reports ``data_points`` by.
     """
-    if data is None or data == "" or isinstance(data, bool) and data is False:
+    if data is None or data == "" or (isinstance(data, bool) and data is False):
         return 0
     if isinstance(data, dict):
         return sum(count_points(v) for v in data.values())
