@@ -590,6 +590,23 @@ class SourceActor:
                     await response.aclose()
             except httpx.TimeoutException:
                 failure = self._timeout_failure(what)
+            except SourceError as exc:
+                # Raised by a source's own transport (e.g. the homepage's address guard): a
+                # verdict about this request, which trying again cannot change.
+                failure = _Attempt(exc, retryable=False)
+            except httpx.InvalidURL as exc:
+                # httpx prepares the next request of a 3xx even when not following redirects,
+                # so a Location it cannot use (``javascript:``...) surfaces here.
+                message = self._redact(f"{what}: a URL in the answer is not a usable URL: {exc}")
+                error = SourceError(self.name, "upstream_error", message)
+                failure = _Attempt(error, retryable=False)
+            except httpx.RemoteProtocolError as exc:
+                bad_location = "location header" in str(exc).lower()
+                message = self._redact(f"{what} failed: {type(exc).__name__}: {exc}")
+                code = "upstream_error" if bad_location else "connection_error"
+                failure = _Attempt(
+                    SourceError(self.name, code, message), retryable=not bad_location
+                )
             except httpx.TransportError as exc:
                 message = self._redact(f"{what} failed: {type(exc).__name__}: {exc}")
                 error = SourceError(self.name, "connection_error", message)
