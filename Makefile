@@ -13,9 +13,10 @@ $(BIN)/enrichd: pyproject.toml
 
 venv: $(BIN)/enrichd
 
-# The main job: a daemon on a temporary LMDB store enriching sample domains, results printed.
+# The main job: the daemon on a temporary LMDB store with the in-process sandbox (simulated
+# upstream APIs: no keys, no internet) enriching sample domains; results printed.
 demo: venv
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py --sandbox
 
 # Lint, format check, types, then the whole test suite.
 test: venv

@@ -80,13 +80,46 @@ def _run(url: str, token: str) -> int:
                 line = f"  {mid:24} {st['status']:10}"
                 if mid in results["results"]:
                     data = results["results"][mid]
-                    line += f" {st['data_points']} data points: " + ", ".join(
-                        f"{k}={v!r}" for k, v in list(data.items())[:3]
-                    )
+                    source = st.get("source") or "?"
+                    line += f" {st['data_points']:3} points from {source:14} {_summary(mid, data)}"
                 elif st.get("error"):
                     line += f" {st['error']}: {st.get('message') or ''}"
-                print(line[:160])
+                print(line[:180])
+        citations = [c for mid in results["source_citations"].values() for c in mid][:2]
+        if citations:
+            print("\nCitations look like:", "; ".join(c["title"] for c in citations))
     return 0
+
+
+#: The fields worth a glance per module; others show their first few fields.
+_HEADLINES = {
+    "m01_company_context": ("company_name", "industry", "hq", "employees"),
+    "m02_tech_stack": ("commerce_platform", "cms", "search_provider", "monthly_spend_usd"),
+    "m03_traffic": ("monthly_visits", "bounce_rate", "global_rank"),
+    "m04_traffic_sources": ("channels",),
+    "m05_competitors": ("competitors",),
+    "m07_financials": ("revenue", "currency", "revenue_growth", "note"),
+    "m08_stock_info": ("ticker", "exchange", "price", "market_cap", "note"),
+    "m09_analyst_ratings": ("consensus", "total_analysts", "target_mean_price", "note"),
+    "m10_hiring_signals": ("open_roles", "velocity", "relevant_roles"),
+    "m11_exec_quotes": ("quotes",),
+    "m12_trigger_events": ("top_event",),
+}
+
+
+def _short(value: object) -> str:
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    if isinstance(value, dict):
+        if "title" in value:
+            return repr(value["title"])[:60]
+        return "{" + ", ".join(f"{k}: {v}" for k, v in list(value.items())[:4]) + "}"
+    return repr(value)
+
+
+def _summary(module_id: str, data: dict[str, object]) -> str:
+    keys = _HEADLINES.get(module_id) or tuple(data)[:3]
+    return ", ".join(f"{k}={_short(data[k])}" for k in keys if data.get(k) not in (None, ""))
 
 
 if __name__ == "__main__":

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from .._types import ModuleContext, ModuleResult, RunFn, SourceNotConfigured
+from .._types import ModuleContext, ModuleError, ModuleResult, RunFn
 
 DAY = 86400
 
 
-def unavailable(primary: str) -> RunFn:
+def unavailable(module_id: str) -> RunFn:
     """A run function for a module whose implementation this version does not ship yet.
 
     It reports the truth — the module cannot produce data — instead of inventing some.
     """
 
     async def run(ctx: ModuleContext) -> ModuleResult:
-        if not ctx.source_configured(primary):
-            ctx.source(primary)  # raises SourceNotConfigured with the reason
-        raise SourceNotConfigured(
-            primary, why=f"this enrichd version has no client for the {primary!r} source yet"
+        raise ModuleError(
+            "not_implemented",
+            f"{module_id} is not implemented in this enrichd version; its result is not available",
         )
 
     return run
