@@ -1,0 +1,139 @@
+"""The built-in plugin against the sandbox, both in one trio run over real loopback sockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from enrichd.daemon import Engine
+from enrichd.daemon._engine import JobRequest
+from enrichd.sandbox import Sandbox, SandboxOptions
+from tests.conftest import BUILTIN
+
+# m13-m15 belong to issue 4; everything up to m12 runs on the sandbox's upstreams.
+UPSTREAM_MODULES = [
+    "m01_company_context",
+    "m02_tech_stack",
+    "m03_traffic",
+    "m04_traffic_sources",
+    "m05_competitors",
+    "m06_keywords",
+    "m07_financials",
+    "m08_stock_info",
+    "m09_analyst_ratings",
+    "m10_hiring_signals",
+    "m11_exec_quotes",
+    "m12_trigger_events",
+]
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+@asynccontextmanager
+async def sandboxed(
+    engine_factory: Callable[..., Any], nursery: trio.Nursery, **sections: Any
+) -> AsyncIterator[tuple[Engine, Sandbox]]:
+    """An engine whose sources all point at a sandbox running in ``nursery``."""
+    box = Sandbox(SandboxOptions())
+    url = await nursery.start(box.run)
+    sources = box.source_overrides(url)
+    for name, table in sections.pop("sources", {}).items():
+        sources[name] = {**sources.get(name, {}), **table}
+    async with engine_factory(**BUILTIN, sources=sources, **sections) as engine:
+        yield engine, box
+
+
+async def wait_all(engine: Engine, job_ids: list[str], *, limit: float = 3600.0) -> None:
+    """Wait in trio time until every job is terminal."""
+    with trio.fail_after(limit):
+        pending = set(job_ids)
+        while pending:
+            pending = {
+                j
+                for j in pending
+                if (job := engine.store.get_job(j)) is None or job.status not in TERMINAL
+            }
+            await trio.sleep(0.5)
+
+
+async def test_every_upstream_module_completes_for_a_public_retailer(
+    autojump: Any, engine_factory: Any, nursery: trio.Nursery
+) -> None:
+    async with sandboxed(engine_factory, nursery) as (engine, _box):
+        job = await engine.start_job("costco.com", JobRequest(modules=UPSTREAM_MODULES))
+        await wait_all(engine, [job.job_id])
+        done = engine.store.get_job(job.job_id)
+        assert done is not None
+        failed = {
+            m: (s.error_code, s.error_message)
+            for m, s in done.module_states.items()
+            if s.status != "completed"
+        }
+        assert failed == {}
+        outputs = engine.store.outputs(job.job_id)
+        for mid in UPSTREAM_MODULES:
+            out = outputs[mid]
+            assert out.data_points > 0, mid
+            # Simulated data says so in every citation.
+            assert out.citations, mid
+            assert all(c.title.startswith("[sandbox: simulated]") for c in out.citations), mid
+            assert "simulated data from the enrichd sandbox" in done.module_states[mid].warnings
+        context = outputs["m01_company_context"].data
+        assert context["company_name"]
+        assert context["domain"] == "costco.com"
+        assert outputs["m08_stock_info"].data["ticker"] == "COST"
+        assert done.module_states["m02_tech_stack"].source == "builtwith"
+
+
+async def test_fallbacks_name_the_source_that_served(
+    autojump: Any, engine_factory: Any, nursery: trio.Nursery
+) -> None:
+    sources = {
+        "builtwith": {"enabled": False},
+        "builtwith_free": {"enabled": False},
+        "yahoo_finance": {"enabled": False},
+    }
+    async with sandboxed(engine_factory, nursery, sources=sources) as (engine, _box):
+        job = await engine.start_job(
+            "walmart.com",
+            JobRequest(modules=["m01_company_context", "m02_tech_stack", "m07_financials"]),
+        )
+        await wait_all(engine, [job.job_id])
+        done = engine.store.get_job(job.job_id)
+        assert done is not None
+        states = done.module_states
+        assert states["m02_tech_stack"].status == "completed"
+        assert states["m02_tech_stack"].source == "homepage"
+        assert states["m01_company_context"].status == "completed"
+        assert states["m07_financials"].status == "completed"
+        assert states["m07_financials"].source == "websearch"
+        outputs = engine.store.outputs(job.job_id)
+        assert outputs["m02_tech_stack"].data["technologies"]
+        assert outputs["m07_financials"].data["revenue"] > 0
+
+
+async def test_burst_of_200_jobs_causes_no_rate_limit_violation(
+    autojump: Any, engine_factory: Any, nursery: trio.Nursery
+) -> None:
+    domains = [f"store{i:03d}.com" for i in range(200)]
+    async with sandboxed(engine_factory, nursery) as (engine, box):
+        _batch, jobs = await engine.start_batch(
+            [(d, d, None) for d in domains], JobRequest(modules=UPSTREAM_MODULES), concurrency=200
+        )
+        assert len(jobs) == 200
+        await wait_all(engine, [j.job_id for j in jobs])
+        stats = box.stats()
+        violations = {
+            name: up["violations"] for name, up in stats["upstreams"].items() if up["violations"]
+        }
+        assert violations == {}
+        total = completed = 0
+        for j in jobs:
+            done = engine.store.get_job(j.job_id)
+            assert done is not None
+            for state in done.module_states.values():
+                total += 1
+                completed += state.status == "completed"
+        assert completed == total, f"{total - completed} of {total} modules did not complete"
