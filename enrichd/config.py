@@ -288,7 +288,8 @@ class ResolvedSource(msgspec.Struct, kw_only=True, frozen=True):
     options: Any = None
     #: Where the API key goes (the spec's ``auth``, unless its ``configure`` changed it).
     auth: tuple[str, str] | None = None
-    #: Consecutive failed attempts (5xx, timeouts, connection errors) that open the circuit.
+    #: Consecutive failed calls (5xx, timeouts, connection errors; after retries) that open the
+    #: circuit.
     circuit_failure_threshold: int = 5
     #: How long an open circuit fails calls at once before one probe is let through.
     circuit_reset_seconds: float = 30.0

@@ -1,8 +1,9 @@
 """A circuit breaker per source: stop calling an upstream that keeps failing, probe it later.
 
-Closed: calls go through; ``threshold`` consecutive failed attempts (5xx, timeouts, connection
-errors) open it. Open: calls fail at once with ``circuit_open`` — which makes a module fall back
-to the next source instead of waiting out retries — until ``reset_seconds`` have passed. Then
+Closed: calls go through; ``threshold`` consecutive failed calls (5xx, timeouts, connection
+errors, each after its retries) open it. Open: calls fail at once with ``circuit_open`` — which
+makes a module fall back to the next source instead of waiting out retries — until
+``reset_seconds`` have passed. Then
 half-open: one probe call goes through while the others still fail fast; its success closes the
 circuit, its failure opens it again for twice as long (capped), so a dead upstream costs one
 call per interval, not one per job.
@@ -62,14 +63,14 @@ class CircuitBreaker:
         self._probing = False
 
     def success(self) -> None:
-        """An attempt got an answer: close the circuit."""
+        """A call got an answer: close the circuit."""
         self.failures = 0
         self._factor = 1
         self._probing = False
         self._state = "closed"
 
     def failure(self, now: float) -> None:
-        """An attempt failed in a way that says the upstream is unhealthy."""
+        """A call failed in a way that says the upstream is unhealthy."""
         self.failures += 1
         if self._state == "half_open" or self._probing:
             # The probe failed: back off longer before the next one.

@@ -104,6 +104,8 @@ def resolve_sources(
             enabled=settings.enabled,
             options=options,
             auth=spec.auth,
+            circuit_failure_threshold=pick(settings.circuit_failure_threshold, 5),
+            circuit_reset_seconds=pick(settings.circuit_reset_seconds, 30.0),
         )
         if spec.configure is not None:
             source = spec.configure(source, registry)

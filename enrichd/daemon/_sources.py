@@ -467,28 +467,49 @@ class SourceActor:
                 call.finish(None, self._stopped_error())
 
     async def _perform(self, call: _Call) -> SourceResponse:
-        attempt = 0
-        while True:
-            await self._admit()
-            try:
+        self._enter_circuit()
+        judged = False
+        try:
+            attempt = 0
+            while True:
+                await self._admit()
                 result = await self._attempt(call)
-            finally:
-                # Cancelled mid-probe: no verdict, so the next call probes instead.
+                done = isinstance(result, SourceResponse)
+                if not done and (not result.retryable or attempt >= self.settings.max_retries):
+                    done = True
+                if done:
+                    # The breaker judges whole calls, retries included: a few failed attempts
+                    # among many good ones are what retries are for, not an outage.
+                    self._judge(result)
+                    judged = True
+                    if isinstance(result, SourceResponse):
+                        return result
+                    raise result.error
+                if result.retry_after is None:
+                    # Full jitter: spreads the retries of many callers that failed together.
+                    ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
+                    await trio.sleep(self._rng.uniform(0.0, ceiling))
+                # else: the 429 already paused the bucket, so _admit() waits out the Retry-After.
+                attempt += 1
+        finally:
+            if not judged:
+                # Cancelled, or stopped by the quota: no verdict, so the next call probes instead.
                 self.circuit.release()
-            self._judge(result)
-            if isinstance(result, SourceResponse):
-                return result
-            if not result.retryable or attempt >= self.settings.max_retries:
-                raise result.error
-            if result.retry_after is None:
-                # Full jitter: spreads the retries of many callers that failed together.
-                ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
-                await trio.sleep(self._rng.uniform(0.0, ceiling))
-            # else: the 429 already paused the bucket, so _admit() waits out the Retry-After.
-            attempt += 1
+
+    def _enter_circuit(self) -> None:
+        """Fail at once while the circuit is open; a half-open circuit admits one probe call."""
+        now = trio.current_time()
+        if not self.circuit.allow(now):
+            raise SourceError(
+                self.name,
+                "circuit_open",
+                f"source {self.name!r} is failing ({self.circuit.failures} consecutive failed "
+                f"calls); calls are stopped for another {math.ceil(self.circuit.retry_in(now))}"
+                " s, then one probe is sent",
+            )
 
     def _judge(self, result: SourceResponse | _Attempt) -> None:
-        """Tell the circuit breaker whether the upstream looked healthy on this attempt."""
+        """Tell the circuit breaker whether the upstream looked healthy on this call."""
         unhealthy = isinstance(result, _Attempt) and (
             result.error.code in ("timeout", "connection_error")
             or (result.error.code == "upstream_error" and (result.error.status_code or 0) >= 500)
@@ -498,7 +519,7 @@ class SourceActor:
             self.circuit.failure(trio.current_time())
             if self.circuit.times_opened > was:
                 log.warning(
-                    "source %s: circuit opened after %d consecutive failures; calls fail at "
+                    "source %s: circuit opened after %d consecutive failed calls; calls fail at "
                     "once for %.0f s, then one probe is sent",
                     self.name,
                     self.circuit.failures,
@@ -521,15 +542,6 @@ class SourceActor:
             )
         if self.quota.remaining == 0:
             raise self._quota_error()
-        now = trio.current_time()
-        if not self.circuit.allow(now):
-            raise SourceError(
-                self.name,
-                "circuit_open",
-                f"source {self.name!r} is failing ({self.circuit.failures} consecutive failed "
-                f"attempts); calls are stopped for another {math.ceil(self.circuit.retry_in(now))}"
-                " s, then one probe is sent",
-            )
         await self.bucket.acquire()
         # Checked again: other workers may have used up the quota while this one waited.
         if not self.quota.try_take():

@@ -23,9 +23,10 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 class Daemon:
     """A running ``enrichd serve`` process and the URL it bound."""
 
-    def __init__(self, config: Path, data_dir: Path) -> None:
+    def __init__(self, config: Path, data_dir: Path, *extra_args: str) -> None:
         self.config = config
         self.data_dir = data_dir
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.log: list[str] = []
@@ -45,6 +46,7 @@ class Daemon:
                 "127.0.0.1:0",
                 "--data-dir",
                 str(self.data_dir),
+                *self.extra_args,
             ],
             stderr=subprocess.PIPE,
             text=True,
@@ -223,3 +225,27 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "jobs.max_concurent_jobs" in proc.stderr
+
+
+def test_serve_sandbox_enriches_with_simulated_upstreams(tmp_path: Path) -> None:
+    """The quickstart's path: the built-in plugin against the in-process sandbox, over HTTP."""
+    config = tmp_path / "config.toml"
+    config.write_text('[logging]\nlevel = "info"\n')
+    d = Daemon(config, tmp_path / "data", "--sandbox")
+    d.start()
+    try:
+        assert any("sandbox mode" in line for line in d.log)
+        with d.client() as c:
+            r = c.post("/api/v1/enrich/target.com", json={"waves": [1, 2, 3]})
+            assert r.status_code == 202, r.text
+            status = _wait(c, "target.com", r.json()["job_id"], {"completed", "failed"})
+            assert status["status"] == "completed", status
+            results = c.get("/api/v1/enrich/target.com/results").json()
+            assert results["results"]["m01_company_context"]["company_name"] == "Target"
+            assert results["results"]["m08_stock_info"]["ticker"] == "TGT"
+            titles = [c["title"] for cs in results["source_citations"].values() for c in cs]
+            assert titles
+            assert all(t.startswith("[sandbox: simulated]") for t in titles)
+        assert d.stop() == 0
+    finally:
+        d.stop(kill=True)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import trio
 
 from enrichd.daemon import Engine
@@ -137,3 +138,97 @@ async def test_burst_of_200_jobs_causes_no_rate_limit_violation(
                 total += 1
                 completed += state.status == "completed"
         assert completed == total, f"{total - completed} of {total} modules did not complete"
+
+
+async def test_bad_keys_are_auth_failures_and_hand_over(
+    autojump: Any, engine_factory: Any, nursery: trio.Nursery
+) -> None:
+    # The sandbox refuses keys starting with "bad" the way each real API does.
+    sources = {
+        "builtwith": {"api_key": "bad-key"},
+        "similarweb": {"api_key": "bad-key"},
+        "websearch": {"api_key": "bad-key"},
+    }
+    modules = ["m01_company_context", "m02_tech_stack", "m03_traffic", "m10_hiring_signals"]
+    async with sandboxed(engine_factory, nursery, sources=sources) as (engine, _box):
+        job = await engine.start_job("costco.com", JobRequest(modules=modules))
+        await wait_all(engine, [job.job_id])
+        done = engine.store.get_job(job.job_id)
+        assert done is not None
+        states = done.module_states
+        # BuiltWith's refusal (an Errors entry with HTTP 200) hands m02 to the Free API ...
+        assert states["m02_tech_stack"].status == "completed"
+        assert states["m02_tech_stack"].source == "builtwith_free"
+        assert any("builtwith" in w and "fell back" in w for w in states["m02_tech_stack"].warnings)
+        # ... and m01 to the homepage alone.
+        assert states["m01_company_context"].status == "completed"
+        assert states["m01_company_context"].source == "homepage"
+        # SimilarWeb (401) and Brave (422) have no fallback: the module says why.
+        for mid, source in (("m03_traffic", "similarweb"), ("m10_hiring_signals", "websearch")):
+            assert states[mid].status == "failed", mid
+            assert states[mid].error_code == "auth_failed", (mid, states[mid].error_message)
+            assert states[mid].source == source
+            assert "bad-key" not in (states[mid].error_message or "")
+
+
+async def test_a_failing_upstream_opens_its_circuit_and_the_fallback_serves(
+    autojump: Any, engine_factory: Any, nursery: trio.Nursery
+) -> None:
+    sources = {"builtwith": {"max_retries": 1, "circuit_failure_threshold": 3}}
+    async with sandboxed(engine_factory, nursery, sources=sources) as (engine, box):
+        async with httpx.AsyncClient(base_url=box.url) as http:
+            r = await http.post(
+                "/_sandbox/faults", json={"upstream": "builtwith", "kind": "503", "rate": 1.0}
+            )
+            assert r.status_code < 300, r.text
+        domains = [f"shop{i}.com" for i in range(4)]
+        _batch, jobs = await engine.start_batch(
+            [(d, d, None) for d in domains], JobRequest(modules=["m02_tech_stack"]), concurrency=1
+        )
+        await wait_all(engine, [j.job_id for j in jobs])
+        served = []
+        for j in jobs:
+            done = engine.store.get_job(j.job_id)
+            assert done is not None
+            state = done.module_states["m02_tech_stack"]
+            assert state.status == "completed"
+            served.append(state.source)
+        assert served == ["builtwith_free"] * 4
+        actor = engine.sources["builtwith"]
+        assert actor.circuit.times_opened >= 1
+        # Once open, the circuit spares the failing upstream: fewer calls than jobs x attempts.
+        upstream = box.stats()["upstreams"]["builtwith"]
+        assert upstream["requests"] < 4 * 2
+
+
+async def test_retries_absorb_injected_server_errors(
+    autojump: Any, engine_factory: Any, nursery: trio.Nursery
+) -> None:
+    # One attempt in five fails; with 4 retries a call fails with odds of 0.2**5 (1 in 3125),
+    # and ~180 calls are made, so the test is steady; the circuit must not open on such noise.
+    sources = {"similarweb": {"max_retries": 4}}
+    async with sandboxed(engine_factory, nursery, sources=sources) as (engine, box):
+        async with httpx.AsyncClient(base_url=box.url) as http:
+            for kind, rate in (("500", 0.1), ("timeout", 0.05), ("reset", 0.05)):
+                r = await http.post(
+                    "/_sandbox/faults", json={"upstream": "similarweb", "kind": kind, "rate": rate}
+                )
+                assert r.status_code < 300, r.text
+        domains = [f"outlet{i}.com" for i in range(20)]
+        modules = ["m03_traffic", "m04_traffic_sources", "m05_competitors", "m06_keywords"]
+        _batch, jobs = await engine.start_batch(
+            [(d, d, None) for d in domains], JobRequest(modules=modules), concurrency=20
+        )
+        await wait_all(engine, [j.job_id for j in jobs])
+        stats = box.stats()["upstreams"]["similarweb"]
+        assert sum(stats["faults"].values()) > 0
+        total = completed = 0
+        for j in jobs:
+            done = engine.store.get_job(j.job_id)
+            assert done is not None
+            for state in done.module_states.values():
+                total += 1
+                completed += state.status == "completed"
+        assert completed / total >= 0.99, f"{completed}/{total}"
+        assert stats["violations"] == 0
+        assert engine.sources["similarweb"].circuit.times_opened == 0
