@@ -474,10 +474,9 @@ class SourceActor:
             while True:
                 await self._admit()
                 result = await self._attempt(call)
-                done = isinstance(result, SourceResponse)
-                if not done and (not result.retryable or attempt >= self.settings.max_retries):
-                    done = True
-                if done:
+                if isinstance(result, SourceResponse) or (
+                    not result.retryable or attempt >= self.settings.max_retries
+                ):
                     # The breaker judges whole calls, retries included: a few failed attempts
                     # among many good ones are what retries are for, not an outage.
                     self._judge(result)
