@@ -36,7 +36,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _sandbox_options(args: argparse.Namespace, bind: str | None) -> Any:
-    from .sandbox import SandboxOptions
+    """The sandbox's options from the command line; a bad value is a :class:`ConfigError`."""
+    from .sandbox import Limit, SandboxOptions
 
     host, port = "127.0.0.1", 0
     if bind:
@@ -44,19 +45,31 @@ def _sandbox_options(args: argparse.Namespace, bind: str | None) -> Any:
         if not host or not port_text.isdigit():
             raise ConfigError(f"--bind: expected HOST:PORT, got {bind!r}")
         host, port = host.strip("[]"), int(port_text)
-    for name in ("latency", "jitter"):
-        if getattr(args, name) < 0:
-            raise ConfigError(f"--{name}: must not be negative")
-    if not 0.0 <= args.fault_rate <= 1.0:
-        raise ConfigError(f"--fault-rate: must be between 0 and 1, got {args.fault_rate}")
-    return SandboxOptions(
-        host=host,
-        port=port,
-        latency=args.latency,
-        jitter=args.jitter,
-        fault_rate=args.fault_rate,
-        seed=args.seed,
-    )
+    limits: dict[str, Any] = {}
+    for text in args.limit or ():
+        name, sep, value = text.partition("=")
+        rate, _, burst = value.partition("/")
+        try:
+            if not sep:
+                raise ValueError("expected UPSTREAM=RATE[/BURST]")
+            limits[name] = Limit(
+                rate_per_second=None if rate == "none" else float(rate),
+                burst=int(burst) if burst else None,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"--limit {text!r}: {exc}") from None
+    try:
+        return SandboxOptions(
+            host=host,
+            port=port,
+            latency=args.latency,
+            jitter=args.jitter,
+            fault_rate=args.fault_rate,
+            seed=args.seed,
+            limits=limits,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"sandbox: {exc}") from None
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -133,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--fault-rate", type=float, default=0.0, help="share of answers that fail (0-1)"
         )
         g.add_argument("--seed", type=int, default=None, help="seed of latency and faults")
+        g.add_argument(
+            "--limit",
+            action="append",
+            metavar="UPSTREAM=RATE[/BURST]",
+            help="an upstream's rate limit in requests/s ('none': unlimited); repeatable",
+        )
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", help="path to config.toml (default: $ENRICHD_CONFIG)")

@@ -70,3 +70,35 @@ def test_plugins_command_lists_the_builtin(capsys: pytest.CaptureFixture[str]) -
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "builtin" in out and "m15_displacement_angle" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sandbox", "--fault-rate", "2"], "fault_rate must be between 0 and 1"),
+        (["sandbox", "--latency", "-1"], "latency must be a non-negative"),
+        (["sandbox", "--bind", "nowhere"], "--bind: expected HOST:PORT"),
+        (["sandbox", "--limit", "similarweb"], "expected UPSTREAM=RATE"),
+        (["sandbox", "--limit", "nosuch=1"], "unknown upstream"),
+        (["sandbox", "--limit", "similarweb=fast"], "--limit 'similarweb=fast'"),
+        (["serve", "--sandbox", "--jitter", "-2"], "jitter must be a non-negative"),
+    ],
+)
+def test_bad_sandbox_options_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_sandbox_options_from_the_command_line() -> None:
+    from enrichd.cli import _sandbox_options, build_parser
+
+    args = build_parser().parse_args(
+        ["sandbox", "--latency", "2", "--jitter", "1", "--seed", "7", "--limit", "websearch=1/2"]
+    )
+    options = _sandbox_options(args, "0.0.0.0:8901")
+    assert (options.host, options.port, options.latency, options.jitter) == ("0.0.0.0", 8901, 2, 1)
+    assert options.seed == 7
+    assert options.limits["websearch"].rate_per_second == 1
+    assert options.limits["websearch"].burst == 2
