@@ -8,18 +8,13 @@ as real source actors, so retries, rate limits and the KEY parameter are the pro
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import msgspec
 import pytest
 import trio
 
-from enrichd.config import Config, ConfigError
-from enrichd.daemon._engine import resolve_sources
-from enrichd.daemon._sources import SourceActor
-from enrichd.plugins import ModuleError, NoData, load_plugins
+from enrichd.config import ConfigError
+from enrichd.plugins import ModuleError, NoData
 from enrichd.plugins.builtin._builtwith import (
     SOURCES,
     BuiltWithOptions,
@@ -32,6 +27,7 @@ from enrichd.plugins.builtin._builtwith import (
     tag_name,
 )
 from enrichd.sandbox import HttpResponse
+from enrichd.testing import running_sources, source_actors
 from tests.canned import CannedServer
 
 # -- the reference document's examples, verbatim -------------------------------------------------
@@ -182,31 +178,6 @@ FREE = "/free1/api.json"
 # -- helpers shared with test_company.py ---------------------------------------------------------
 
 
-def resolve(sources: dict[str, dict[str, Any]]) -> dict[str, SourceActor]:
-    """Source actors for the built-in sources, configured from ``[sources]`` tables."""
-    config = msgspec.convert({"sources": sources}, Config)
-    resolved = resolve_sources(load_plugins(), config)
-    return {name: SourceActor(spec, settings) for name, (spec, settings) in resolved.items()}
-
-
-@asynccontextmanager
-async def started(sources: dict[str, dict[str, Any]]) -> AsyncIterator[dict[str, SourceActor]]:
-    """Every built-in source actor, running, configured from ``[sources]`` tables."""
-    actors = resolve(sources)
-    try:
-        async with trio.open_nursery() as nursery:
-            for actor in actors.values():
-                await nursery.start(actor.run)
-            yield actors
-            nursery.cancel_scope.cancel(reason="test finished")
-    except BaseExceptionGroup as group:
-        # The body's own error, unwrapped, so tests can say pytest.raises(ModuleError).
-        if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
-            error = group.exceptions[0]
-            raise error from error.__cause__
-        raise
-
-
 def bw(canned: CannedServer, **extra: Any) -> dict[str, dict[str, Any]]:
     """``[sources]`` with both BuiltWith sources pointed at the canned server."""
     table = {"base_url": canned.url, "api_key": "k", **extra}
@@ -214,12 +185,12 @@ def bw(canned: CannedServer, **extra: Any) -> dict[str, dict[str, Any]]:
 
 
 async def domain_lookup(canned: CannedServer, domain: str = "acme.example") -> DomainProfile:
-    async with started(bw(canned)) as actors:
+    async with running_sources(bw(canned)) as actors:
         return await lookup_domain(actors["builtwith"].handle(), domain)
 
 
 async def free_lookup(canned: CannedServer, domain: str = "hotelscombined.com") -> FreeProfile:
-    async with started(bw(canned)) as actors:
+    async with running_sources(bw(canned)) as actors:
         return await lookup_free(actors["builtwith_free"].handle(), domain)
 
 
@@ -265,7 +236,7 @@ async def test_domain_example(autojump: Any, canned: CannedServer) -> None:
 async def test_version_path_and_flags_are_options(autojump: Any, canned: CannedServer) -> None:
     canned.json("GET", "/v21/api.json", DOMAIN_EXAMPLE)
     sources = bw(canned, api_version="v21", flags=["LIVEONLY", "NOPII"])
-    async with started(sources) as actors:
+    async with running_sources(sources) as actors:
         await lookup_domain(actors["builtwith"].handle(), "acme.example")
     (request,) = canned.requests
     assert request.path == "/v21/api.json"
@@ -280,11 +251,11 @@ async def test_version_path_and_flags_are_options(autojump: Any, canned: CannedS
 def test_options_are_validated() -> None:
     assert BuiltWithOptions().api_version == "v22"
     with pytest.raises(ConfigError, match="api_version"):
-        resolve({"builtwith": {"api_key": "k", "api_version": "22"}})
+        source_actors({"builtwith": {"api_key": "k", "api_version": "22"}})
     with pytest.raises(ConfigError, match="flags"):
-        resolve({"builtwith": {"api_key": "k", "flags": ["DROPTABLES"]}})
+        source_actors({"builtwith": {"api_key": "k", "flags": ["DROPTABLES"]}})
     with pytest.raises(ConfigError):
-        resolve({"builtwith": {"api_key": "k", "api_verison": "v22"}})
+        source_actors({"builtwith": {"api_key": "k", "api_verison": "v22"}})
 
 
 async def test_base_url_with_a_path_prefix(autojump: Any, canned: CannedServer) -> None:
@@ -292,7 +263,7 @@ async def test_base_url_with_a_path_prefix(autojump: Any, canned: CannedServer) 
     canned.json("GET", "/builtwith/v22/api.json", DOMAIN_EXAMPLE)
     canned.json("GET", "/builtwith/free1/api.json", FREE_EXAMPLE)
     prefixed = {"base_url": f"{canned.url}/builtwith", "api_key": "k"}
-    async with started({"builtwith": prefixed, "builtwith_free": prefixed}) as actors:
+    async with running_sources({"builtwith": prefixed, "builtwith_free": prefixed}) as actors:
         assert (await lookup_domain(actors["builtwith"].handle(), "acme.example")).spend_usd
         assert (await lookup_free(actors["builtwith_free"].handle(), "acme.example")).groups
 
@@ -510,7 +481,7 @@ async def test_free_malformed(autojump: Any, canned: CannedServer) -> None:
 async def test_free_api_sends_one_request_a_second(autojump: Any, canned: CannedServer) -> None:
     canned.json("GET", FREE, FREE_EXAMPLE)
     times: list[float] = []
-    async with started(bw(canned)) as actors:
+    async with running_sources(bw(canned)) as actors:
         source = actors["builtwith_free"].handle()
         for domain in ("a.example", "b.example", "c.example"):
             await lookup_free(source, domain)

@@ -18,7 +18,7 @@ import pytest
 
 from enrichd.daemon import JobRequest
 from enrichd.daemon._sources import SourceActor
-from enrichd.plugins import ModuleError, ModuleResult, Source, SourceNotConfigured
+from enrichd.plugins import ModuleError, ModuleResult, SourceNotConfigured
 from enrichd.plugins.builtin._company import (
     MODULES,
     Tech,
@@ -30,6 +30,7 @@ from enrichd.plugins.builtin._company import (
     ticker_symbol,
 )
 from enrichd.sandbox import HttpResponse
+from enrichd.testing import ModuleTestContext, running_sources
 from tests.canned import CannedServer
 from tests.conftest import BUILTIN, wait_for_status
 from tests.plugins.test_builtwith import (
@@ -37,7 +38,6 @@ from tests.plugins.test_builtwith import (
     DOMAIN_EXAMPLE,
     FREE_EXAMPLE,
     NOT_IN_SYSTEM,
-    started,
 )
 
 DOMAIN = "acme.example"
@@ -157,35 +157,14 @@ def sources(
     }
 
 
-class FakeContext:
-    """A :class:`~enrichd.plugins.ModuleContext` over running source actors."""
-
-    def __init__(self, actors: Mapping[str, SourceActor], domain: str = DOMAIN) -> None:
-        self.domain = domain
-        self.job_id = "job-test"
-        self.module_id = "m0x_test"
-        self.options: Mapping[str, Any] = {}
-        self._actors = actors
-
-    def source(self, name: str) -> Source:
-        actor = self._actors.get(name)
-        if actor is None:
-            raise SourceNotConfigured(name, why="no installed plugin provides it")
-        if not actor.configured:
-            raise SourceNotConfigured(name, why=actor.why_not_configured())
-        return actor.handle()
-
-    def source_configured(self, name: str) -> bool:
-        actor = self._actors.get(name)
-        return actor is not None and actor.configured
-
-    def dependency(self, module_id: str) -> Mapping[str, Any]:
-        raise ModuleError("undeclared_dependency", f"m01/m02 depend on nothing ({module_id})")
+def FakeContext(actors: Mapping[str, SourceActor], domain: str = DOMAIN) -> ModuleTestContext:
+    """m01 and m02 depend on nothing; a context over running actors is all they need."""
+    return ModuleTestContext(actors, domain, module_id="m0x_test")
 
 
 @asynccontextmanager
 async def context(canned: CannedServer, **flags: Any) -> AsyncIterator[FakeContext]:
-    async with started(sources(canned, **flags)) as actors:
+    async with running_sources(sources(canned, **flags)) as actors:
         yield FakeContext(actors)
 
 
@@ -554,7 +533,7 @@ async def test_m02_a_spent_daily_quota_hands_over(autojump: Any, canned: CannedS
     canned.json("GET", FREE, FREE_EXAMPLE)
     config = sources(canned, homepage=False)
     config["builtwith"]["daily_quota"] = 0
-    async with started(config) as actors:
+    async with running_sources(config) as actors:
         result = await run_tech_stack(FakeContext(actors))
     assert result.source == "builtwith_free"
     assert any("daily quota" in w for w in result.warnings)

@@ -22,7 +22,6 @@ from enrichd.plugins import (
     ModuleResult,
     RunFn,
     SearchHit,
-    Source,
     SourceError,
     SourceNotConfigured,
 )
@@ -52,6 +51,7 @@ from enrichd.plugins.builtin._signals import (
     split_title,
     velocity,
 )
+from enrichd.testing import ModuleTestContext
 from tests.canned import CannedServer
 from tests.plugins.test_brave import TOKEN_INVALID, websearch_actor
 
@@ -76,41 +76,18 @@ def hit(
 # -- the fake module context ---------------------------------------------------------------------
 
 
-class FakeContext:
-    """A :class:`ModuleContext` with the engine's behaviour for sources and dependencies."""
-
-    def __init__(
-        self,
-        *,
-        domain: str = "costco.com",
-        module_id: str = "m10_hiring_signals",
-        sources: Mapping[str, SourceActor] | None = None,
-        dependencies: Mapping[str, Mapping[str, Any]] | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.domain = domain
-        self.job_id = "job-1"
-        self.module_id = module_id
-        self.options: Mapping[str, Any] = options or {}
-        self._sources = dict(sources or {})
-        self._dependencies = dict(dependencies or {})
-
-    def source(self, name: str) -> Source:
-        actor = self._sources.get(name)
-        if actor is None:
-            raise SourceNotConfigured(name, why="no installed plugin provides it")
-        if not actor.configured:
-            raise SourceNotConfigured(name, why=actor.why_not_configured())
-        return actor.handle()
-
-    def source_configured(self, name: str) -> bool:
-        actor = self._sources.get(name)
-        return actor is not None and actor.configured
-
-    def dependency(self, module_id: str) -> Mapping[str, Any]:
-        if module_id not in self._dependencies:
-            raise ModuleError("dependency_missing", f"no data for dependency {module_id}")
-        return self._dependencies[module_id]
+def FakeContext(
+    *,
+    domain: str = "costco.com",
+    module_id: str = "m10_hiring_signals",
+    sources: Mapping[str, SourceActor] | None = None,
+    dependencies: Mapping[str, Mapping[str, Any]] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> ModuleTestContext:
+    """The engine's context over the given actors and dependency data."""
+    return ModuleTestContext(
+        sources or {}, domain, module_id=module_id, dependencies=dependencies, options=options
+    )
 
 
 @asynccontextmanager

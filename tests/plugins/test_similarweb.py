@@ -11,100 +11,30 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
 from typing import Any
 
-import msgspec
 import pytest
 import trio
 
-from enrichd.config import Config, ConfigError
+from enrichd.config import ConfigError
 from enrichd.daemon import JobRequest
-from enrichd.daemon._engine import resolve_sources
-from enrichd.daemon._sources import SourceActor
 from enrichd.plugins import (
     Citation,
     ModuleError,
     ModuleResult,
     ModuleSpec,
     NoData,
-    Source,
     SourceNotConfigured,
-    load_plugins,
 )
 from enrichd.plugins.builtin import _similarweb as sw
 from enrichd.plugins.builtin._common import count_points
 from enrichd.plugins.builtin._traffic import build_modules
 from enrichd.sandbox import HttpResponse, json_response
+from enrichd.testing import ModuleTestContext, running_sources, source_actors
 from tests.canned import CannedServer
 from tests.conftest import BUILTIN, wait_for_status
 
 # -- a harness shared with test_yahoo ---------------------------------------------------------
-
-
-def resolve(sources: dict[str, dict[str, Any]]) -> dict[str, SourceActor]:
-    """Every built-in source's actor, configured from ``[sources]`` tables as the engine does."""
-    config = msgspec.convert({"sources": sources}, Config)
-    registry = load_plugins(disable=[], extra_modules=[])
-    return {
-        name: SourceActor(spec, settings)
-        for name, (spec, settings) in resolve_sources(registry, config).items()
-    }
-
-
-@asynccontextmanager
-async def started(sources: dict[str, dict[str, Any]]) -> AsyncIterator[dict[str, SourceActor]]:
-    """The built-in source actors, running until the block ends."""
-    actors = resolve(sources)
-    try:
-        async with trio.open_nursery() as nursery:
-            for actor in actors.values():
-                await nursery.start(actor.run)
-            yield actors
-            nursery.cancel_scope.cancel(reason="test finished")
-    except BaseExceptionGroup as group:
-        # The body's own error, unwrapped, so tests can say pytest.raises(ModuleError).
-        if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
-            error = group.exceptions[0]
-            raise error from error.__cause__
-        raise
-
-
-class FakeContext:
-    """A :class:`~enrichd.plugins.ModuleContext` over running actors and given dependencies."""
-
-    def __init__(
-        self,
-        actors: Mapping[str, SourceActor],
-        domain: str,
-        *,
-        module_id: str = "m00_test",
-        deps: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> None:
-        self.actors = actors
-        self.domain = domain
-        self.job_id = "job-test"
-        self.module_id = module_id
-        self.options: Mapping[str, Any] = {}
-        self.deps = dict(deps or {})
-
-    def source(self, name: str) -> Source:
-        actor = self.actors.get(name)
-        if actor is None:
-            raise SourceNotConfigured(name, why="no installed plugin provides it")
-        if not actor.configured:
-            raise SourceNotConfigured(name, why=actor.why_not_configured())
-        return actor.handle()
-
-    def source_configured(self, name: str) -> bool:
-        actor = self.actors.get(name)
-        return actor is not None and actor.configured
-
-    def dependency(self, module_id: str) -> Mapping[str, Any]:
-        if module_id not in self.deps:
-            raise ModuleError("dependency_missing", f"no data for dependency {module_id}")
-        return self.deps[module_id]
 
 
 # -- the reference document's examples ---------------------------------------------------------
@@ -265,13 +195,13 @@ def similarweb(canned: CannedServer, **options: Any) -> dict[str, dict[str, Any]
 async def run_module(
     canned: CannedServer, mid: str, domain: str = "example.com", **options: Any
 ) -> ModuleResult:
-    async with started(similarweb(canned, **options)) as actors:
-        return await MODULES[mid].run(FakeContext(actors, domain, module_id=mid))
+    async with running_sources(similarweb(canned, **options)) as actors:
+        return await MODULES[mid].run(ModuleTestContext(actors, domain, module_id=mid))
 
 
 async def visits_call(canned: CannedServer) -> list[tuple[str, float]]:
     """The visits endpoint alone, through a running SimilarWeb actor."""
-    async with started(similarweb(canned)) as actors:
+    async with running_sources(similarweb(canned)) as actors:
         handle = actors["similarweb"].handle()
         return await sw.visits(handle, "example.com", sw.Period("2026-02", "2026-04"))
 
@@ -297,10 +227,10 @@ def test_last_full_months(now: float, months: int, expected: tuple[str, str]) ->
 
 def test_options_are_validated() -> None:
     with pytest.raises(ConfigError, match="similarweb"):
-        resolve({"similarweb": {"api_key": "k", "countri": "us"}})
+        source_actors({"similarweb": {"api_key": "k", "countri": "us"}})
     with pytest.raises(ConfigError, match="similarweb"):
-        resolve({"similarweb": {"api_key": "k", "months": 0}})
-    options = resolve({"similarweb": {"country": "us", "keyword_limit": 5}})["similarweb"]
+        source_actors({"similarweb": {"api_key": "k", "months": 0}})
+    options = source_actors({"similarweb": {"country": "us", "keyword_limit": 5}})["similarweb"]
     assert options.settings.options == sw.SimilarWebOptions(country="us", keyword_limit=5)
 
 
@@ -390,9 +320,9 @@ async def test_traffic_without_visits_is_no_data(autojump: Any, canned: CannedSe
 
 
 async def test_not_configured_without_a_key(autojump: Any) -> None:
-    async with started({}) as actors:
+    async with running_sources({}) as actors:
         with pytest.raises(SourceNotConfigured):
-            await MODULES["m03_traffic"].run(FakeContext(actors, "example.com"))
+            await MODULES["m03_traffic"].run(ModuleTestContext(actors, "example.com"))
 
 
 # -- error shapes ------------------------------------------------------------------------------

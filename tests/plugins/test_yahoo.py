@@ -27,8 +27,8 @@ from enrichd.plugins.builtin._finance import (
     parse_revenue,
 )
 from enrichd.sandbox import HttpRequest, HttpResponse, json_response
+from enrichd.testing import ModuleTestContext, running_sources, source_actors
 from tests.canned import CannedServer
-from tests.plugins.test_similarweb import FakeContext, resolve, started
 
 RUN = {spec.id: spec.run for spec in MODULES}
 M01 = "m01_company_context"
@@ -356,8 +356,8 @@ def websearch(canned: CannedServer) -> dict[str, Any]:
     return {"base_url": canned.url, "api_key": "brave-key"}
 
 
-def ctx(actors: dict[str, SourceActor], domain: str, mid: str, **m01: Any) -> FakeContext:
-    return FakeContext(actors, domain, module_id=mid, deps={M01: m01})
+def ctx(actors: dict[str, SourceActor], domain: str, mid: str, **m01: Any) -> ModuleTestContext:
+    return ModuleTestContext(actors, domain, module_id=mid, dependencies={M01: m01})
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -394,11 +394,11 @@ def test_choose_prefers_the_name_then_a_major_exchange() -> None:
 
 
 def test_cookie_url_option() -> None:
-    actor = resolve({"yahoo_finance": {"cookie_url": "http://x/fc"}})["yahoo_finance"]
+    actor = source_actors({"yahoo_finance": {"cookie_url": "http://x/fc"}})["yahoo_finance"]
     assert actor.settings.options == yahoo.YahooOptions(cookie_url="http://x/fc")
-    assert resolve({})["yahoo_finance"].settings.options.cookie_url == "https://fc.yahoo.com"
+    assert source_actors({})["yahoo_finance"].settings.options.cookie_url == "https://fc.yahoo.com"
     with pytest.raises(ConfigError, match="yahoo_finance"):
-        resolve({"yahoo_finance": {"cookie": "x"}})
+        source_actors({"yahoo_finance": {"cookie": "x"}})
 
 
 # -- session and search ------------------------------------------------------------------------
@@ -407,7 +407,7 @@ def test_cookie_url_option() -> None:
 async def test_search_with_cookie_and_crumb(autojump: Any, canned: CannedServer) -> None:
     fake = FakeYahoo(canned)
     fake.serve(SEARCH, SEARCH_AAPL)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         listings = await yahoo.search(actors["yahoo_finance"].handle(), "Apple")
     # The ETF and the Crunchbase entry are not equity listings.
     assert listings == [
@@ -437,7 +437,7 @@ async def test_no_crumb_is_an_error(
 ) -> None:
     canned.add("GET", "/fc", HttpResponse(status=404))
     canned.add("GET", "/v1/test/getcrumb", answer)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         with pytest.raises(ModuleError) as info:
             await yahoo.search(actors["yahoo_finance"].handle(), "Apple")
     assert info.value.code == "auth_failed"
@@ -454,7 +454,7 @@ async def test_crumb_429_is_retried_by_the_actor(autojump: Any, canned: CannedSe
         HttpResponse(body=b"abcCRUMB"),
     )
     canned.json("GET", SEARCH, SEARCH_AAPL)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         listings = await yahoo.search(actors["yahoo_finance"].handle(), "Apple")
     assert [item.symbol for item in listings] == ["AAPL"]
     assert len(canned.calls("/v1/test/getcrumb")) == 2
@@ -464,7 +464,7 @@ async def test_crumb_429_is_retried_by_the_actor(autojump: Any, canned: CannedSe
 async def test_invalid_crumb_is_refreshed_once(autojump: Any, canned: CannedServer) -> None:
     fake = FakeYahoo(canned)
     fake.serve(SEARCH, SEARCH_AAPL)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         handle = actors["yahoo_finance"].handle()
         await yahoo.search(handle, "Apple")
         fake.rotate()
@@ -482,7 +482,7 @@ async def test_invalid_crumb_is_refreshed_once(autojump: Any, canned: CannedServ
 async def test_a_second_401_is_auth_failed(autojump: Any, canned: CannedServer) -> None:
     fake = FakeYahoo(canned)
     canned.json("GET", SEARCH, INVALID_CRUMB, 401)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         with pytest.raises(ModuleError) as info:
             await yahoo.search(actors["yahoo_finance"].handle(), "Apple")
     assert info.value.code == "auth_failed"
@@ -494,7 +494,7 @@ async def test_a_second_401_is_auth_failed(autojump: Any, canned: CannedServer) 
 async def test_yahoo_is_down(autojump: Any, canned: CannedServer) -> None:
     FakeYahoo(canned)
     canned.add("GET", SEARCH, HttpResponse(body=b"<html>Will be right back...</html>"))
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         with pytest.raises(ModuleError) as info:
             await yahoo.search(actors["yahoo_finance"].handle(), "Apple")
     assert info.value.code == "upstream_error"
@@ -504,7 +504,7 @@ async def test_yahoo_is_down(autojump: Any, canned: CannedServer) -> None:
 
 
 async def summary_of(canned: CannedServer, symbol: str = "AAPL") -> dict[str, Any]:
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         handle = actors["yahoo_finance"].handle()
         return await yahoo.quote_summary(handle, symbol, ["price", "financialData"])
 
@@ -578,7 +578,7 @@ async def test_quote_summary_429_is_retried(autojump: Any, canned: CannedServer)
 async def test_modules_on_the_raw_fmt_example(autojump: Any, canned: CannedServer) -> None:
     fake = FakeYahoo(canned)
     fake.serve(SUMMARY.format("TSLA"), SUMMARY_RAW_FMT)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         # m01 already knows the ticker: no search.
         results = {
             mid: await RUN[mid](ctx(actors, "tesla.com", mid, company_name="Tesla", ticker="tsla"))
@@ -651,7 +651,7 @@ async def test_three_modules_share_one_crumb_and_one_search(
     fake.serve(SEARCH, SEARCH_AAPL)
     fake.serve(SUMMARY.format("AAPL"), SUMMARY_PLAIN)
     results: dict[str, ModuleResult] = {}
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
 
         async def run(mid: str) -> None:
             results[mid] = await RUN[mid](ctx(actors, "apple.com", mid, company_name="Apple Inc."))
@@ -724,7 +724,7 @@ async def test_crumb_refreshed_once_for_concurrent_modules(
 ) -> None:
     fake = FakeYahoo(canned)
     fake.serve(SUMMARY.format("AAPL"), SUMMARY_PLAIN)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         handle = actors["yahoo_finance"].handle()
         await yahoo.crumb(handle)
         fake.rotate()
@@ -742,7 +742,7 @@ async def test_the_ticker_answer_is_cached_for_a_few_minutes(
     fake = FakeYahoo(canned)
     fake.serve(SEARCH, SEARCH_AAPL)
     fake.serve(SUMMARY.format("AAPL"), SUMMARY_PLAIN)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         context = ctx(actors, "apple.com", "m08_stock_info", company_name="Apple")
         await RUN["m08_stock_info"](context)
         await trio.sleep(yahoo.TICKER_CACHE_SECONDS - 10)
@@ -755,7 +755,7 @@ async def test_the_ticker_answer_is_cached_for_a_few_minutes(
 
 async def test_unknown_symbol_is_no_data(autojump: Any, canned: CannedServer) -> None:
     FakeYahoo(canned).serve(SUMMARY.format("NVIDIA"), UNKNOWN_SYMBOL, 404)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         with pytest.raises(NoData) as info:
             await RUN["m08_stock_info"](
                 ctx(actors, "nvidia.com", "m08_stock_info", ticker="NVIDIA")
@@ -774,7 +774,7 @@ async def test_a_private_company_completes_with_no_data_points(
     fake.serve(SEARCH, SEARCH_PRIVATE)
     # Web search is configured, yet a private company found by Yahoo does not fall back to it.
     config = sources(canned, websearch=websearch(canned))
-    async with started(config) as actors:
+    async with running_sources(config) as actors:
         result = await RUN[mid](ctx(actors, "acme-widgets.com", mid, company_name="Acme Widgets"))
     note = (
         "Yahoo Finance lists no stock for Acme Widgets (acme-widgets.com); "
@@ -796,7 +796,7 @@ async def test_without_a_company_name_the_domain_is_searched(
     fake = FakeYahoo(canned)
     fake.serve(SEARCH, SEARCH_AAPL)
     fake.serve(SUMMARY.format("AAPL"), SUMMARY_PLAIN)
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         result = await RUN["m08_stock_info"](ctx(actors, "www.apple.com", "m08_stock_info"))
     assert result.data["ticker"] == "AAPL"
     assert [r.query["q"] for r in fake.calls(SEARCH)] == ["apple.com"]
@@ -836,7 +836,7 @@ async def test_m07_falls_back_to_websearch_when_yahoo_is_disabled(
 ) -> None:
     canned.json("GET", "/res/v1/web/search", BRAVE_REVENUE)
     config = {"yahoo_finance": {"enabled": False}, "websearch": websearch(canned)}
-    async with started(config) as actors:
+    async with running_sources(config) as actors:
         result = await RUN["m07_financials"](
             ctx(actors, "costco.com", "m07_financials", company_name="Costco Wholesale")
         )
@@ -873,7 +873,7 @@ async def test_m07_falls_back_when_yahoo_fails(autojump: Any, canned: CannedServ
     body["web"]["results"][1]["description"] = "Acme has an estimated annual revenue of $45 million"
     canned.json("GET", "/res/v1/web/search", body)
     config = sources(canned, websearch=websearch(canned))
-    async with started(config) as actors:
+    async with running_sources(config) as actors:
         result = await RUN["m07_financials"](ctx(actors, "acme.com", "m07_financials"))
     assert fake.crumbs_issued == 1
     assert len(canned.calls(SEARCH)) == 3  # the actor's retries
@@ -889,7 +889,7 @@ async def test_m07_falls_back_for_an_unknown_symbol(autojump: Any, canned: Canne
     FakeYahoo(canned).serve(SUMMARY.format("XYZ"), UNKNOWN_SYMBOL, 404)
     canned.json("GET", "/res/v1/web/search", BRAVE_REVENUE)
     config = sources(canned, websearch=websearch(canned))
-    async with started(config) as actors:
+    async with running_sources(config) as actors:
         context = ctx(actors, "costco.com", "m07_financials", company_name="Costco", ticker="XYZ")
         result = await RUN["m07_financials"](context)
     assert result.source == "websearch"
@@ -901,7 +901,7 @@ async def test_m07_fails_when_no_source_can_serve(autojump: Any, canned: CannedS
     del body["web"]["results"][1]
     canned.json("GET", "/res/v1/web/search", body)
     config = {"yahoo_finance": {"enabled": False}, "websearch": websearch(canned)}
-    async with started(config) as actors:
+    async with running_sources(config) as actors:
         with pytest.raises(ModuleError) as info:
             await RUN["m07_financials"](ctx(actors, "costco.com", "m07_financials"))
     assert info.value.code == "no_data"
@@ -911,7 +911,7 @@ async def test_m07_fails_when_no_source_can_serve(autojump: Any, canned: CannedS
 
 
 async def test_m08_has_no_fallback(autojump: Any) -> None:
-    async with started({"yahoo_finance": {"enabled": False}}) as actors:
+    async with running_sources({"yahoo_finance": {"enabled": False}}) as actors:
         with pytest.raises(ModuleError) as info:
             await RUN["m08_stock_info"](ctx(actors, "costco.com", "m08_stock_info"))
     assert info.value.code == "source_not_configured"
@@ -920,7 +920,7 @@ async def test_m08_has_no_fallback(autojump: Any) -> None:
 async def test_m08_upstream_failure_after_retries(autojump: Any, canned: CannedServer) -> None:
     FakeYahoo(canned)
     canned.add("GET", SUMMARY.format("AAPL"), HttpResponse(status=500))
-    async with started(sources(canned)) as actors:
+    async with running_sources(sources(canned)) as actors:
         with pytest.raises(SourceError) as info:
             await RUN["m08_stock_info"](ctx(actors, "apple.com", "m08_stock_info", ticker="AAPL"))
     assert info.value.code == "upstream_error"
