@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from .intel import IntelConfig
+
 DEFAULT_BIND = "127.0.0.1:8080"
 DEFAULT_DATA_DIR = "/var/lib/enrichd"
 
@@ -110,8 +112,8 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sources: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     #: Raw per-module option tables, handed to the module as ``ctx.options``.
     modules: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
-    #: Sales-intelligence settings (modules m13-m15); validated by those modules.
-    intel: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: Sales-intelligence settings (modules m13-m15).
+    intel: IntelConfig = msgspec.field(default_factory=IntelConfig)
 
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")

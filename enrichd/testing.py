@@ -20,7 +20,8 @@ import trio
 from .config import Config
 from .daemon._engine import resolve_sources
 from .daemon._sources import SourceActor
-from .plugins import ModuleError, Source, SourceNotConfigured, load_plugins
+from .intel import IntelConfig
+from .plugins import CaseStudy, Citation, ModuleError, Source, SourceNotConfigured, load_plugins
 
 __all__ = ["ModuleTestContext", "running_sources", "source_actors"]
 
@@ -84,6 +85,10 @@ class ModuleTestContext:
         dependencies: Mapping[str, Mapping[str, Any]] | None = None,
         options: Mapping[str, Any] | None = None,
         job_id: str = "job-test",
+        citations: Mapping[str, Sequence[Citation]] | None = None,
+        previous: Mapping[str, Mapping[str, Any]] | None = None,
+        case_studies: Sequence[CaseStudy] = (),
+        intel: IntelConfig | None = None,
     ) -> None:
         self.actors = actors
         self.domain = domain
@@ -91,6 +96,10 @@ class ModuleTestContext:
         self.module_id = module_id
         self.options: Mapping[str, Any] = options or {}
         self.dependencies = dict(dependencies or {})
+        self.dependency_citations = {k: list(v) for k, v in (citations or {}).items()}
+        self.previous_data = dict(previous or {})
+        self.studies = list(case_studies)
+        self._intel = intel or IntelConfig()
 
     def source(self, name: str) -> Source:
         """The handle of source ``name`` (raises ``SourceNotConfigured`` like the daemon)."""
@@ -111,3 +120,21 @@ class ModuleTestContext:
         if module_id not in self.dependencies:
             raise ModuleError("dependency_missing", f"no data for dependency {module_id}")
         return self.dependencies[module_id]
+
+    def citations(self, module_id: str) -> list[Citation]:
+        """The citations given for dependency ``module_id``."""
+        self.dependency(module_id)
+        return list(self.dependency_citations.get(module_id, []))
+
+    def previous(self, module_id: str | None = None) -> Mapping[str, Any] | None:
+        """The ``previous`` data given for ``module_id`` (default: this module), or ``None``."""
+        return self.previous_data.get(module_id or self.module_id)
+
+    def case_studies(self) -> list[CaseStudy]:
+        """The case studies given."""
+        return list(self.studies)
+
+    @property
+    def intel(self) -> IntelConfig:
+        """The ``[intel]`` settings given (default: the built-in defaults)."""
+        return self._intel

@@ -34,7 +34,9 @@ def test_empty_document_gives_defaults() -> None:
     assert config.jobs.max_batch_domains == 1000
     assert config.logging.level == "info"
     assert config.plugins.disable == [] and config.plugins.modules == []
-    assert config.sources == {} and config.modules == {} and config.intel == {}
+    assert config.sources == {} and config.modules == {}
+    assert config.intel.seller_product == "Algolia"
+    assert config.intel.icp.tiers.hot == 80
 
 
 def test_values_are_read() -> None:
@@ -57,7 +59,9 @@ def test_values_are_read() -> None:
         [modules.m13_case_study_match]
         top = 3
         [intel]
-        seller = "Acme"
+        seller_product = "Acme Search"
+        [intel.icp.tiers]
+        hot = 90
         """
     )
     assert config.server.bind == "0.0.0.0:9000"
@@ -67,7 +71,24 @@ def test_values_are_read() -> None:
     assert config.plugins.disable == ["builtin"]
     assert config.sources == {"similarweb": {"api_key": "k", "rate_per_second": 2.5}}
     assert config.modules == {"m13_case_study_match": {"top": 3}}
-    assert config.intel == {"seller": "Acme"}
+    assert config.intel.seller_product == "Acme Search"
+    assert config.intel.icp.tiers.hot == 90
+    assert config.intel.icp.tiers.warm == 60
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[intel]\nseller = 'x'", "unknown key 'intel.seller'"),
+        ("[intel.icp.tiers]\nhot = 50", "tiers must decrease"),
+        ("[intel.icp]\nvisit_bands = [{min = 1, points = 5}, {min = 9, points = 9}]", "ordered"),
+        ("[intel.icp.vertical_points]\nretail = 'lots'", "intel.icp.vertical_points"),
+        ("[[intel.icp.spend_bands]]\nmin = 1\npoints = 500", "intel.icp.spend_bands"),
+    ],
+)
+def test_intel_mistakes_name_the_key(toml: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(toml)
 
 
 @pytest.mark.parametrize(
@@ -302,3 +323,30 @@ def test_split_source_table_validates(table: dict[str, object], pattern: str) ->
 def test_split_source_table_allows_zero_retries_and_quota() -> None:
     settings, _ = split_source_table("x", {"max_retries": 0, "daily_quota": 0})
     assert settings.max_retries == 0 and settings.daily_quota == 0
+
+
+def test_documented_intel_defaults_are_the_real_defaults() -> None:
+    """Uncommenting the [intel] section of config.toml must change nothing."""
+    from enrichd.intel import IntelConfig
+
+    text = (Path(__file__).resolve().parents[1] / "config.toml").read_text()
+    start = text.index("\n[intel]\n")
+    lines = []
+    for line in text[start:].splitlines():
+        if line.startswith("# ") and not line.startswith(("# (also", "#  Bloom", "# m1", "# [intel] ")):
+            lines.append(line[2:])
+        elif not line.startswith("#"):
+            lines.append(line)
+    documented = parse_config("\n".join(lines)).intel
+    defaults = IntelConfig()
+    for field in ("seller_product", "competitors", "partners", "use_llm", "icp", "case_studies"):
+        if field == "case_studies":
+            # The documented use_case_by_vertical table is an excerpt.
+            assert (
+                documented.case_studies.related_verticals == defaults.case_studies.related_verticals
+            )
+            continue
+        assert getattr(documented, field) == getattr(defaults, field), field
+    assert documented.default_incumbent == defaults.default_incumbent
+    for name, profile in documented.incumbents.items():
+        assert defaults.incumbents[name] == profile, name

@@ -21,7 +21,7 @@ import trio
 from .._time import WallClock, compact, system_clock
 from ..config import Config, ConfigError, ResolvedSource, read_secret, split_source_table
 from ..plugins._manager import Registry
-from ..plugins._types import Priority, SourceSpec
+from ..plugins._types import Priority, SourceSpec, all_dependencies
 from ._cache import CachePolicy, is_hit
 from ._errors import Conflict, Invalid, NotFound, Unavailable
 from ._records import (
@@ -226,7 +226,8 @@ class Engine:
             cost = self._module_seconds(mid)
             if not force and domain is not None and is_hit(self.store.get_cache(domain, mid), now):
                 cost = 0.0
-            deps = [finish[d] for d in self.registry.modules[mid].depends_on if d in finish]
+            spec = self.registry.modules[mid]
+            deps = [finish[d] for d in all_dependencies(spec) if d in finish]
             finish[mid] = max(deps, default=0.0) + cost
         return max(finish.values(), default=0.0)
 
@@ -284,7 +285,7 @@ class Engine:
         plan = set(requested)
         stack = list(requested)
         while stack:
-            for dep in self.registry.modules[stack.pop()].depends_on:
+            for dep in all_dependencies(self.registry.modules[stack.pop()]):
                 if dep in plan:
                     continue
                 if is_hit(self.store.get_cache(domain, dep), now):

@@ -10,6 +10,7 @@ from ._manager import ENTRY_POINT_GROUP, PluginConfigError, PluginInfo, Registry
 from ._types import (
     MODULE_ID_RE,
     PLUGIN_API_VERSION,
+    CaseStudy,
     Citation,
     ModuleContext,
     ModuleError,
@@ -26,6 +27,7 @@ from ._types import (
     SourceNotConfigured,
     SourceResponse,
     SourceSpec,
+    all_dependencies,
 )
 from .hookspecs import hookimpl, hookspec
 
@@ -33,6 +35,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "MODULE_ID_RE",
     "PLUGIN_API_VERSION",
+    "CaseStudy",
     "Citation",
     "ModuleContext",
     "ModuleError",
@@ -53,6 +56,7 @@ __all__ = [
     "SourceNotConfigured",
     "SourceResponse",
     "SourceSpec",
+    "all_dependencies",
     "first_available",
     "hookimpl",
     "hookspec",

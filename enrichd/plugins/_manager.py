@@ -13,7 +13,14 @@ import msgspec
 import pluggy
 
 from . import hookspecs
-from ._types import MODULE_ID_RE, PLUGIN_API_VERSION, ModuleSpec, SearchProvider, SourceSpec
+from ._types import (
+    MODULE_ID_RE,
+    PLUGIN_API_VERSION,
+    ModuleSpec,
+    SearchProvider,
+    SourceSpec,
+    all_dependencies,
+)
 
 log = logging.getLogger("enrichd.plugins")
 
@@ -57,7 +64,7 @@ class Registry:
         self.waves = sorted({m.wave for m in self.modules.values()})
         self.dependents: dict[str, set[str]] = {m: set() for m in self.modules}
         for spec in self.modules.values():
-            for dep in spec.depends_on:
+            for dep in all_dependencies(spec):
                 self.dependents[dep].add(spec.id)
 
     def with_dependencies(self, module_ids: Iterable[str]) -> set[str]:
@@ -69,7 +76,7 @@ class Registry:
             if mid in seen:
                 continue
             seen.add(mid)
-            stack.extend(self.modules[mid].depends_on)
+            stack.extend(all_dependencies(self.modules[mid]))
         return seen
 
     def downstream(self, module_ids: Iterable[str]) -> set[str]:
@@ -216,7 +223,7 @@ def load_plugins(
 
 def _check_graph(modules: dict[str, ModuleSpec], owner: dict[str, str]) -> None:
     for spec in modules.values():
-        for dep in spec.depends_on:
+        for dep in all_dependencies(spec):
             if dep not in modules:
                 raise PluginConfigError(
                     f"plugin {owner[spec.id]!r}: module {spec.id!r} depends on unknown "
@@ -232,7 +239,7 @@ def _check_graph(modules: dict[str, ModuleSpec], owner: dict[str, str]) -> None:
 
     def visit(mid: str, path: list[str]) -> None:
         state[mid] = 1
-        for dep in modules[mid].depends_on:
+        for dep in all_dependencies(modules[mid]):
             if state.get(dep) == 1:
                 cycle = [*path[path.index(dep) :], dep] if dep in path else [mid, dep]
                 raise PluginConfigError(

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import httpx
 
     from enrichd.config import ResolvedSource
+    from enrichd.intel import IntelConfig
 
     from ._manager import Registry
 
@@ -74,6 +75,30 @@ class SourceSpec(msgspec.Struct, kw_only=True, frozen=True):
     wrap_transport: (
         Callable[[ResolvedSource, httpx.AsyncBaseTransport | None], httpx.AsyncBaseTransport] | None
     ) = None
+
+
+SizeTier = Literal["enterprise", "mid-market", "smb", "startup"]
+
+
+class CaseStudy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """One customer story in the internal case-study database (module m13 matches them)."""
+
+    id: str
+    customer: str
+    vertical: str
+    sub_vertical: str | None = None
+    #: e.g. "e-commerce search", "content discovery", "documentation search".
+    use_case: str | None = None
+    #: The customer's size; derived from ``employee_count`` when only that is given.
+    size_tier: SizeTier | None = None
+    employee_count: int | None = None
+    #: The competitor product the customer replaced, if any (e.g. "Elasticsearch").
+    competitor_displaced: str | None = None
+    headline_result: str | None = None
+    quote: str | None = None
+    url: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 class ModuleResult(msgspec.Struct, kw_only=True):
@@ -168,6 +193,24 @@ class ModuleContext(Protocol):
         """The data of a module this one depends on (from this job or from the cache)."""
         ...
 
+    def citations(self, module_id: str) -> list[Citation]:
+        """The citations of a dependency's data (empty when it has none or no data)."""
+        ...
+
+    def previous(self, module_id: str | None = None) -> Mapping[str, Any] | None:
+        """The last data stored for this domain by ``module_id`` (default: this module), even if
+        stale or invalidated, or ``None``: how a score can report its change."""
+        ...
+
+    def case_studies(self) -> list[CaseStudy]:
+        """Every case study in the internal database."""
+        ...
+
+    @property
+    def intel(self) -> IntelConfig:
+        """The ``[intel]`` settings: the seller, competitor and partner lists, every weight."""
+        ...
+
 
 RunFn = Callable[[ModuleContext], Awaitable[ModuleResult]]
 
@@ -180,11 +223,21 @@ class ModuleSpec(msgspec.Struct, kw_only=True, frozen=True):
     description: str
     run: RunFn
     depends_on: tuple[str, ...] = ()
+    #: Modules whose data this one uses when they have some: it runs once they have finished,
+    #: whatever their outcome, and ``ctx.dependency()`` raises ``dependency_missing`` for one
+    #: that failed (a score that reports its confidence, say). ``depends_on`` modules that fail
+    #: make this one ``skipped`` instead.
+    optional_depends_on: tuple[str, ...] = ()
     #: The sources the module calls, primary first: used for estimates and ``source_url``.
     sources: tuple[str, ...] = ()
     ttl_seconds: int = 7 * 86400
     #: Length of the stale window at the end of the TTL; default ``min(7 days, ttl / 2)``.
     stale_window_seconds: int | None = None
+
+
+def all_dependencies(spec: ModuleSpec) -> tuple[str, ...]:
+    """``depends_on`` then ``optional_depends_on``."""
+    return (*spec.depends_on, *spec.optional_depends_on)
 
 
 class ModuleError(Exception):

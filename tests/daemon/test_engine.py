@@ -254,3 +254,22 @@ async def test_retry_after_a_fixing_job_has_nothing_to_retry(
         with pytest.raises(Conflict) as info:
             await engine.retry("r.com", failed_modules_only=True)
         assert info.value.code == "nothing_to_retry"
+
+
+async def test_optional_dependencies_run_after_a_failure_required_ones_skip(
+    autojump: Any, engine_factory: Any
+) -> None:
+    plugins = {"disable": ["builtin"], "modules": ["tests.optionalplugin"]}
+    async with engine_factory(plugins=plugins) as engine:
+        job = await engine.start_job(
+            "acme.com", JobRequest(modules=["opt.optional", "opt.required"])
+        )
+        done = await wait_for_status(engine, job.job_id, {"completed", "failed"})
+        states = done.module_states
+        # Selecting a module adds its optional inputs too.
+        assert set(states) == {"opt.fails", "opt.works", "opt.optional", "opt.required"}
+        assert states["opt.fails"].status == "failed"
+        assert states["opt.required"].status == "skipped"
+        assert states["opt.optional"].status == "completed"
+        seen = engine.store.outputs(job.job_id)["opt.optional"].data["seen"]
+        assert seen == {"opt.fails": {"missing": "dependency_missing"}, "opt.works": {"value": 1}}

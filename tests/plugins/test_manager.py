@@ -15,6 +15,7 @@ from enrichd.plugins import (
     PluginConfigError,
     Registry,
     SourceSpec,
+    all_dependencies,
     hookimpl,
     load_plugins,
 )
@@ -301,7 +302,7 @@ def test_builtin_modules_and_waves(builtin: Registry) -> None:
 
 
 def test_builtin_dependencies(builtin: Registry) -> None:
-    deps = {m: set(s.depends_on) for m, s in builtin.modules.items()}
+    deps = {m: set(all_dependencies(s)) for m, s in builtin.modules.items()}
     for m in ALL[:6]:
         assert deps[m] == set(), m
     for m in ALL[6:12]:
@@ -309,6 +310,9 @@ def test_builtin_dependencies(builtin: Registry) -> None:
     assert deps["m13_case_study_match"] == {M01, M02, M03}
     assert deps["m14_icp_scoring"] == {M01, M02, M03, M07}
     assert deps["m15_displacement_angle"] == set(ALL[:14])
+    # m13-m15 use what their inputs have: a failed input lowers confidence, it skips nothing.
+    for m in ALL[12:]:
+        assert builtin.modules[m].depends_on == (), m
 
 
 def test_builtin_ttls(builtin: Registry) -> None:

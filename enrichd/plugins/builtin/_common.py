@@ -2,24 +2,7 @@
 
 from __future__ import annotations
 
-from .._types import ModuleContext, ModuleError, ModuleResult, RunFn
-
 DAY = 86400
-
-
-def unavailable(module_id: str) -> RunFn:
-    """A run function for a module whose implementation this version does not ship yet.
-
-    It reports the truth — the module cannot produce data — instead of inventing some.
-    """
-
-    async def run(ctx: ModuleContext) -> ModuleResult:
-        raise ModuleError(
-            "not_implemented",
-            f"{module_id} is not implemented in this enrichd version; its result is not available",
-        )
-
-    return run
 
 
 def count_points(data: object) -> int:
