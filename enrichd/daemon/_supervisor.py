@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from .._time import iso
+from ..intel import IntelConfig
 from ..plugins._types import (
+    CaseStudy,
     Citation,
     ModuleError,
     ModuleResult,
@@ -16,6 +19,7 @@ from ..plugins._types import (
     Source,
     SourceNotConfigured,
     SourceResponse,
+    all_dependencies,
 )
 from ._cache import is_hit
 from ._records import MODULE_DONE, CacheEntry, Job, ModuleOutput, ModuleState, mark_cancelled
@@ -25,6 +29,8 @@ if TYPE_CHECKING:
     from ._engine import Engine
 
 log = logging.getLogger("enrichd.jobs")
+
+_TERMINAL = frozenset({"completed", "cached", "failed", "skipped", "cancelled"})
 
 #: Prefixed to the title of every citation built from sandbox answers.
 SANDBOX_LABEL = "[sandbox: simulated] "
@@ -55,12 +61,27 @@ class _Context:
             raise SourceNotConfigured(name, why=actor.why_not_configured())
         return actor.handle(self._sup.job.priority, observer=self._observe)
 
+    def citations(self, module_id: str) -> list[Citation]:
+        self.dependency(module_id)  # the same checks: declared, and has data
+        return list(self._sup.outputs[module_id].citations)
+
+    def previous(self, module_id: str | None = None) -> Mapping[str, Any] | None:
+        entry = self._sup.engine.store.get_cache(self.domain, module_id or self.module_id)
+        return entry.data if entry is not None else None
+
+    def case_studies(self) -> list[CaseStudy]:
+        return self._sup.engine.store.list_case_studies()
+
+    @property
+    def intel(self) -> IntelConfig:
+        return self._sup.engine.config.intel
+
     def _observe(self, response: SourceResponse) -> None:
         if response.simulated:
             self.simulated = True
 
     def dependency(self, module_id: str) -> Mapping[str, Any]:
-        if module_id not in self._spec.depends_on:
+        if module_id not in all_dependencies(self._spec):
             raise ModuleError(
                 "undeclared_dependency",
                 f"{self._spec.id} read {module_id} without declaring it in depends_on",
@@ -101,7 +122,7 @@ class JobSupervisor:
                 state.started_at = None
         # Dependencies that were not requested read the cache, as decided when the job was made.
         for spec in (registry.modules[m] for m in job.modules if m in registry.modules):
-            for dep in spec.depends_on:
+            for dep in all_dependencies(spec):
                 if dep not in job.module_states and dep not in self.outputs:
                     entry = store.get_cache(job.domain, dep)
                     if entry is not None:
@@ -150,6 +171,10 @@ class JobSupervisor:
             if state is None:
                 continue  # not part of the job: read from the cache
             if state.status not in ("completed", "cached"):
+                return False
+        for dep in spec.optional_depends_on:
+            state = self.job.module_states.get(dep)
+            if state is not None and state.status not in _TERMINAL:
                 return False
         return True
 
@@ -236,6 +261,10 @@ class JobSupervisor:
         state.finished_at = finished
         state.duration_seconds = round(trio.current_time() - t0, 3)
         if result is None:
+            entry = engine.store.get_cache(job.domain, mid)
+            if entry is not None and not entry.invalidated:
+                await self._serve_stale(state, entry)
+                return
             log.warning(
                 "job %s: %s failed: %s %s", job.job_id, mid, state.error_code, state.error_message
             )
@@ -283,6 +312,33 @@ class JobSupervisor:
         if derived:
             ops.append(InvalidateCache(job.domain, derived))
         await self._save(*ops)
+        self._wake()
+
+    async def _serve_stale(self, state: ModuleState, entry: CacheEntry) -> None:
+        """The refetch failed but older data exists: serve it, marked stale, with a warning.
+
+        A user is better served by last month's traffic figure, labelled as such, than by none.
+        An invalidated entry is not served: its inputs changed, so it would contradict them.
+        """
+        job = self.job
+        when = iso(entry.fetched_at)
+        warning = (
+            f"refetch failed ({state.error_code}: {state.error_message}); serving the data "
+            f"fetched at {when}"
+        )
+        log.warning("job %s: %s %s", job.job_id, state.module_id, warning)
+        output = _output_from_cache(entry, self._now())
+        output.stale = True
+        self.outputs[state.module_id] = output
+        state.status = "cached"
+        state.stale = True
+        state.data_points = entry.data_points
+        state.source = entry.source
+        state.source_url = entry.source_url
+        state.warnings = [warning]
+        state.error_code = None
+        state.error_message = None
+        await self._save(PutOutput.of(job.job_id, state.module_id, output))
         self._wake()
 
     def _fail(self, state: ModuleState, code: str, message: str, source: str | None) -> None:

@@ -273,3 +273,46 @@ async def test_optional_dependencies_run_after_a_failure_required_ones_skip(
         assert states["opt.optional"].status == "completed"
         seen = engine.store.outputs(job.job_id)["opt.optional"].data["seen"]
         assert seen == {"opt.fails": {"missing": "dependency_missing"}, "opt.works": {"value": 1}}
+
+
+async def test_failed_refetch_serves_the_expired_entry_marked_stale(
+    autojump: Any, engine_factory: Any, wall: FakeWallClock
+) -> None:
+    async with engine_factory() as engine:
+        first = await engine.start_job("acme.com", JobRequest(modules=["m03_traffic"]))
+        await wait_for_status(engine, first.job_id, {"completed"})
+    wall.advance(30 * 86400)  # m03's 7-day TTL is long gone
+    failing = {"m03_traffic": {"fail_domains": ["acme.com"]}}
+    async with engine_factory(modules=failing) as engine:
+        job = await engine.start_job("acme.com", JobRequest(modules=["m03_traffic"]))
+        done = await wait_for_status(engine, job.job_id, {"completed", "failed"})
+        state = done.module_states["m03_traffic"]
+        assert done.status == "completed"
+        assert state.status == "cached"
+        assert state.stale is True
+        assert state.error_code is None
+        assert "refetch failed (upstream_error" in state.warnings[0]
+        output = engine.store.outputs(job.job_id)["m03_traffic"]
+        assert output.stale is True and output.cached is True
+        assert output.data["domain"] == "acme.com"
+        # Without any earlier data, the same failure is a failure.
+        other = await engine.start_job("acme.com", JobRequest(modules=["m04_traffic_sources"]))
+        await wait_for_status(engine, other.job_id, {"completed", "failed"})
+
+
+async def test_an_invalidated_entry_is_not_served_on_error(
+    autojump: Any, engine_factory: Any, wall: FakeWallClock
+) -> None:
+    async with engine_factory() as engine:
+        first = await engine.start_job("acme.com", JobRequest(modules=["m13_case_study_match"]))
+        await wait_for_status(engine, first.job_id, {"completed"})
+        # New m01 data makes m13's entry invalid (derived data follows its inputs).
+        again = await engine.start_job(
+            "acme.com", JobRequest(modules=["m01_company_context"], force=True)
+        )
+        await wait_for_status(engine, again.job_id, {"completed"})
+    failing = {"m13_case_study_match": {"fail_domains": ["acme.com"]}}
+    async with engine_factory(modules=failing) as engine:
+        job = await engine.start_job("acme.com", JobRequest(modules=["m13_case_study_match"]))
+        done = await wait_for_status(engine, job.job_id, {"completed", "failed"})
+        assert done.module_states["m13_case_study_match"].status == "failed"
