@@ -272,6 +272,8 @@ class SourceActor:
         )
         self.state: dict[str, Any] = {}
         """Session state that modules share through :attr:`SourceHandle.state`."""
+        self.key_refused: str | None = None
+        """Why the upstream refused the key, once it has: the source is then disabled."""
         self._user_agent = user_agent
         self._rng = rng if rng is not None else random.Random()
         self._wall_clock = wall_clock
@@ -298,13 +300,39 @@ class SourceActor:
 
     @property
     def configured(self) -> bool:
-        """Whether the source can be used: enabled, with a base URL and any key it needs."""
+        """Whether the source can be used: enabled, with a base URL and any key it needs, and
+        the upstream has not refused that key."""
         s = self.settings
-        return bool(s.enabled and (s.api_key or not self.spec.requires_api_key) and s.base_url)
+        return bool(
+            s.enabled
+            and (s.api_key or not self.spec.requires_api_key)
+            and s.base_url
+            and self.key_refused is None
+        )
+
+    def refuse_key(self, message: str) -> None:
+        """The upstream refused the source's credentials: stop using it until the configuration
+        changes (a restart, or a reload with new settings), instead of failing every job."""
+        if self.key_refused is not None:
+            return
+        self.key_refused = message
+        log.error(
+            "source %s disabled: the upstream refused its key (%s); fix [sources.%s] api_key "
+            "(or ENRICHD_%s_API_KEY) and restart enrichd",
+            self.name,
+            self._redact(message),
+            self.name,
+            self.name.upper(),
+        )
 
     def why_not_configured(self) -> str:
         """A sentence for the user saying what is missing; empty when :attr:`configured`."""
         s = self.settings
+        if self.key_refused is not None:
+            return (
+                f"disabled because the upstream refused its key ({self._redact(self.key_refused)});"
+                f" fix [sources.{self.name}] api_key and restart"
+            )
         if not s.enabled:
             return f"[sources.{self.name}] enabled is false"
         if self.spec.requires_api_key and not s.api_key:
@@ -738,6 +766,10 @@ class SourceHandle:
         self.state = actor.state
         self._actor = actor
         self._observer = observer
+
+    def refuse_key(self, message: str) -> None:
+        """Report that the upstream refused the key: the source is disabled."""
+        self._actor.refuse_key(message)
 
     def _seen(self, response: SourceResponse) -> SourceResponse:
         if self._observer is not None:

@@ -252,6 +252,8 @@ class JobSupervisor:
         except trio.TooSlowError:
             self._fail(state, "timeout", f"{mid} did not finish within the module timeout", None)
         except ModuleError as exc:
+            if exc.code == "auth_failed" and exc.source in engine.sources:
+                engine.sources[exc.source].refuse_key(exc.message)
             self._fail(state, exc.code, exc.message, exc.source)
         except Exception as exc:
             # A module's bug must not take its siblings down; it is reported, not raised.

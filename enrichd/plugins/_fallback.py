@@ -56,6 +56,8 @@ async def first_available(ctx: ModuleContext, chain: Sequence[Link[T]]) -> Serve
         except ModuleError as exc:
             if exc.code in _NOT_SOURCE_ERRORS:
                 raise
+            if exc.code == "auth_failed":
+                source.refuse_key(exc.message)
             skipped.append(f"{name}: {exc.message}")
             if first_error is None:
                 first_error = exc

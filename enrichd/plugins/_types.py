@@ -171,6 +171,11 @@ class Source(Protocol):
         """POST ``json`` to ``path``."""
         ...
 
+    def refuse_key(self, message: str) -> None:
+        """Disable the source because the upstream refused its key (the daemon also does this
+        when a module raises ``ModuleError("auth_failed", ..., source=name)``)."""
+        ...
+
 
 class ModuleContext(Protocol):
     """What a running module sees: the domain, its dependencies' data and the sources."""

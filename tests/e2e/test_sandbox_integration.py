@@ -150,7 +150,7 @@ async def test_bad_keys_are_auth_failures_and_hand_over(
         "websearch": {"api_key": "bad-key"},
     }
     modules = ["m01_company_context", "m02_tech_stack", "m03_traffic", "m10_hiring_signals"]
-    async with sandboxed(engine_factory, nursery, sources=sources) as (engine, _box):
+    async with sandboxed(engine_factory, nursery, sources=sources) as (engine, box):
         job = await engine.start_job("costco.com", JobRequest(modules=modules))
         await wait_all(engine, [job.job_id])
         done = engine.store.get_job(job.job_id)
@@ -169,6 +169,24 @@ async def test_bad_keys_are_auth_failures_and_hand_over(
             assert states[mid].error_code == "auth_failed", (mid, states[mid].error_message)
             assert states[mid].source == source
             assert "bad-key" not in (states[mid].error_message or "")
+        # A refused key disables the source until the configuration changes: the next job
+        # does not knock on the door again, and says why.
+        for name in ("builtwith", "similarweb", "websearch"):
+            actor = engine.sources[name]
+            assert not actor.configured, name
+            assert "refused its key" in actor.why_not_configured()
+        calls = box.stats()["upstreams"]["similarweb"]["requests"]
+        again = await engine.start_job(
+            "walmart.com", JobRequest(modules=["m02_tech_stack", "m03_traffic"])
+        )
+        await wait_all(engine, [again.job_id])
+        done = engine.store.get_job(again.job_id)
+        assert done is not None
+        m03 = done.module_states["m03_traffic"]
+        assert m03.error_code == "source_not_configured"
+        assert "refused its key" in (m03.error_message or "")
+        assert box.stats()["upstreams"]["similarweb"]["requests"] == calls
+        assert done.module_states["m02_tech_stack"].source == "builtwith_free"
 
 
 async def test_a_failing_upstream_opens_its_circuit_and_the_fallback_serves(
