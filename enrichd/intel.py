@@ -103,6 +103,9 @@ def _actions() -> dict[str, str]:
         "warm": "Nurture sequence with a personalised email",
         "cool": "Quarterly check-in; watch for trigger events",
         "cold": "Passive monitoring",
+        "existing_customer": (
+            "Existing customer: hand to account management for expansion, not displacement"
+        ),
     }
 
 
