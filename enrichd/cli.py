@@ -1,4 +1,4 @@
-"""The ``enrichd`` command line: ``serve``, ``token create``, ``plugins``."""
+"""The ``enrichd`` command line: ``serve``, ``token create``, ``case-studies``, ``plugins``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -116,6 +117,101 @@ def _cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _case_study_format(path: str, given: str | None, *, default: str | None) -> str | None:
+    """``--format``, else the file's extension, else ``default`` (None: unknown; say so)."""
+    if given:
+        return given
+    suffix = Path(path).suffix.lower().removeprefix(".")
+    if suffix in ("csv", "json"):
+        return suffix
+    if default is None:
+        print(
+            f"enrichd: cannot tell the format of {path!r}: pass --format csv or --format json",
+            file=sys.stderr,
+        )
+    return default
+
+
+def _read_text(path: str) -> str | None:
+    """The UTF-8 text of ``path`` (``-``: standard input), or None having said why not."""
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
+        return raw.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"enrichd: cannot read {path if path != '-' else '<stdin>'}: {exc}", file=sys.stderr)
+        return None
+
+
+def _cmd_case_studies_import(args: argparse.Namespace) -> int:
+    import time
+
+    from .casestudies import CaseStudyImportError, parse_csv, parse_json
+    from .daemon._store import DeleteAllCaseStudies, Op, PutCaseStudy, Store
+
+    fmt = _case_study_format(args.file, args.format, default=None)
+    config = _config(args)
+    text = _read_text(args.file) if fmt is not None else None
+    if text is None:
+        return 2
+    parse = parse_csv if fmt == "csv" else parse_json
+    try:
+        records = parse(text, intel=config.intel, now=time.time())
+    except CaseStudyImportError as exc:
+        name = "<stdin>" if args.file == "-" else args.file
+        for line in exc.errors:
+            print(f"{name}: {line}", file=sys.stderr)
+        print(f"enrichd: {len(exc.errors)} error(s); nothing was imported", file=sys.stderr)
+        return 2
+    store = Store(config.storage.path, map_size=config.storage.map_size_mb * 1024 * 1024)
+    try:
+        existing = {s.id: s for s in store.list_case_studies()}
+        ops: list[Op] = [DeleteAllCaseStudies()] if args.replace else []
+        for record in records:
+            old = existing.get(record.id)
+            if old is not None:
+                # The same case study, updated: it keeps the time it was first recorded.
+                record = msgspec.structs.replace(record, created_at=old.created_at)
+            ops.append(PutCaseStudy(record))
+        # One transaction: a crash or a full disk leaves the old database or the new, never half.
+        store.write_now(ops)
+    finally:
+        store.close()
+    print(f"imported {len(records)} case studies")
+    if args.replace:
+        removed = len(set(existing) - {r.id for r in records})
+        print(f"removed {removed} case studies not in the file", file=sys.stderr)
+    return 0
+
+
+def _cmd_case_studies_export(args: argparse.Namespace) -> int:
+    from .casestudies import to_csv, to_json
+    from .daemon._store import Store
+
+    target = args.file or "-"
+    fmt = _case_study_format(target, args.format, default="csv" if target == "-" else None)
+    if fmt is None:
+        return 2
+    config = _config(args)
+    store = Store(config.storage.path, map_size=config.storage.map_size_mb * 1024 * 1024)
+    try:
+        records = store.list_case_studies()
+    finally:
+        store.close()
+    text = to_csv(records) if fmt == "csv" else to_json(records)
+    if target == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(target, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+    except OSError as exc:
+        print(f"enrichd: cannot write {target}: {exc}", file=sys.stderr)
+        return 2
+    print(f"exported {len(records)} case studies to {target}", file=sys.stderr)
+    return 0
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from .plugins import load_plugins
 
@@ -182,6 +278,33 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("name", help="a name for the token, e.g. the client using it")
     p.set_defaults(func=_cmd_token_create)
+
+    p = sub.add_parser("case-studies", help="import and export the internal case-study database")
+    cs_sub = p.add_subparsers(dest="case_studies_command", required=True)
+    p = cs_sub.add_parser(
+        "import",
+        help="import case studies from CSV or JSON (all or nothing; upserts by id)",
+    )
+    common(p)
+    p.add_argument("file", metavar="FILE", help="the file to read ('-': standard input)")
+    p.add_argument(
+        "--format", choices=("csv", "json"), help="the file's format (default: its extension)"
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="delete every existing case study first (in the same transaction)",
+    )
+    p.set_defaults(func=_cmd_case_studies_import)
+    p = cs_sub.add_parser("export", help="write every case study as CSV or JSON")
+    common(p)
+    p.add_argument("file", metavar="FILE", nargs="?", help="the file to write (default: stdout)")
+    p.add_argument(
+        "--format",
+        choices=("csv", "json"),
+        help="the format (default: FILE's extension; csv on standard output)",
+    )
+    p.set_defaults(func=_cmd_case_studies_export)
 
     p = sub.add_parser("plugins", help="list plugins, their sources and modules, and failures")
     common(p)

@@ -333,7 +333,9 @@ def test_documented_intel_defaults_are_the_real_defaults() -> None:
     start = text.index("\n[intel]\n")
     lines = []
     for line in text[start:].splitlines():
-        if line.startswith("# ") and not line.startswith(("# (also", "#  Bloom", "# m1", "# [intel] ")):
+        if line.startswith("# ") and not line.startswith(
+            ("# (also", "#  Bloom", "# m1", "# [intel] ")
+        ):
             lines.append(line[2:])
         elif not line.startswith("#"):
             lines.append(line)

@@ -13,25 +13,41 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from ..casestudies import CaseStudyInvalid, validate
 from ..daemon._engine import Engine, JobRequest
-from ..daemon._errors import EngineError, Invalid, NotFound
+from ..daemon._errors import Conflict, EngineError, Invalid, NotFound, Unavailable
 from ..daemon._records import IdempotencyRecord, Job
-from ..daemon._store import PutIdempotency
+from ..daemon._store import DeleteCaseStudy, PutCaseStudy, PutIdempotency
 from ..domains import InvalidDomain, normalize_domain
+from ..plugins._types import CaseStudy
 from ._auth import Authenticator
 from ._schemas import (
     BatchRequest,
     CancelResponse,
+    CaseStudyListResponse,
+    CaseStudyRequest,
     ErrorResponse,
     JobListResponse,
     RetryRequest,
     StartRequest,
 )
-from ._views import batch_view, cache_view, job_created, job_results, job_status, job_summary
+from ._views import (
+    batch_view,
+    cache_view,
+    case_study_view,
+    job_created,
+    job_results,
+    job_status,
+    job_summary,
+)
 
 log = logging.getLogger("enrichd.api")
 
 T = TypeVar("T")
+
+#: Wraps a POST's answer so that a repeated ``Idempotency-Key`` replays it (see ``create_app``).
+Idempotent = Callable[[str, Callable[[], Awaitable[Response]]], Awaitable[Response]]
+CASE_STUDIES = "/api/v1/case-studies"
 
 _JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 _encoder = msgspec.json.Encoder()
@@ -393,4 +409,117 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
             )
         )
 
+    _case_study_routes(app, engine, idempotent, _engine_response)
     return app
+
+
+def _case_study_routes(
+    app: QuartTrio,
+    engine: Engine,
+    idempotent: Idempotent,
+    engine_response: Callable[[Callable[[], Awaitable[Response]]], Awaitable[Response]],
+) -> None:
+    """``/api/v1/case-studies``: the internal case-study database that module m13 matches."""
+    # One lock for every case-study write, so "does this id exist?" and the write depending on
+    # the answer (409 on create, 404 on replace or delete) see no other API write in between.
+    lock = trio.Lock()
+
+    def check_accepting() -> None:
+        if engine.stopping:
+            raise Unavailable("shutting_down", "the daemon is shutting down; retry shortly")
+
+    def find(case_study_id: str) -> CaseStudy:
+        record = engine.store.get_case_study(case_study_id)
+        if record is None:
+            raise NotFound("case_study_not_found", f"no case study {case_study_id!r}")
+        return record
+
+    def validated(body: CaseStudyRequest, existing: CaseStudy | None = None) -> CaseStudy:
+        try:
+            return validate(
+                body,
+                intel=engine.config.intel,
+                now=engine.clock(),
+                existing_id=existing.id if existing else None,
+                created_at=existing.created_at if existing else None,
+            )
+        except CaseStudyInvalid as exc:
+            raise Invalid(
+                "invalid_case_study",
+                f"invalid case study: {exc}",
+                details={"errors": [{"field": e.field, "message": e.message} for e in exc.errors]},
+            ) from None
+
+    @app.get(CASE_STUDIES)
+    async def list_case_studies() -> Response:
+        vertical = request.args.get("vertical")
+        if vertical is not None and not vertical.strip():
+            raise Invalid("invalid_vertical", "vertical must not be empty")
+        limit = _int_param("limit", 100, 1, 500)
+        offset = _int_param("offset", 0, 0, None)
+        records = engine.store.list_case_studies()
+        if vertical is not None:
+            wanted = vertical.strip().casefold()
+            records = [r for r in records if r.vertical.casefold() == wanted]
+        return json_response(
+            CaseStudyListResponse(
+                case_studies=[case_study_view(r) for r in records[offset : offset + limit]],
+                total=len(records),
+                limit=limit,
+                offset=offset,
+            )
+        )
+
+    @app.post(CASE_STUDIES)
+    async def create_case_study() -> Response:
+        async def produce() -> Response:
+            async def make() -> Response:
+                check_accepting()
+                record = validated(await _body(CaseStudyRequest))
+                async with lock:
+                    if engine.store.get_case_study(record.id) is not None:
+                        raise Conflict(
+                            "case_study_exists",
+                            f"a case study with id {record.id!r} exists; replace it with "
+                            f"PUT {CASE_STUDIES}/{record.id}",
+                            details={"id": record.id},
+                        )
+                    await engine.writer.write(PutCaseStudy(record))
+                return json_response(
+                    case_study_view(record),
+                    201,
+                    headers={"Location": f"{CASE_STUDIES}/{record.id}"},
+                )
+
+            return await engine_response(make)
+
+        return await idempotent("case_study", produce)
+
+    @app.get(f"{CASE_STUDIES}/<case_study_id>")
+    async def get_case_study(case_study_id: str) -> Response:
+        return json_response(case_study_view(find(case_study_id)))
+
+    @app.put(f"{CASE_STUDIES}/<case_study_id>")
+    async def replace_case_study(case_study_id: str) -> Response:
+        check_accepting()
+        find(case_study_id)
+        body = await _body(CaseStudyRequest)
+        if body.id is not None and body.id.strip() != case_study_id:
+            raise Invalid(
+                "id_mismatch",
+                f"id: the body's id {body.id!r} differs from the path's {case_study_id!r} "
+                "(leave it out, or send the same id; ids cannot be changed)",
+                details={"field": "id"},
+            )
+        async with lock:
+            record = validated(body, find(case_study_id))
+            await engine.writer.write(PutCaseStudy(record))
+        return json_response(case_study_view(record))
+
+    @app.delete(f"{CASE_STUDIES}/<case_study_id>")
+    async def delete_case_study(case_study_id: str) -> Response:
+        check_accepting()
+        async with lock:
+            find(case_study_id)
+            await engine.writer.write(DeleteCaseStudy(case_study_id))
+        return Response(b"", status=204)

@@ -10,7 +10,12 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..plugins._types import Priority
+from ..casestudies import CaseStudyInput
+from ..plugins._types import Priority, SizeTier
+
+#: Body of ``POST /api/v1/case-studies`` and ``PUT /api/v1/case-studies/{id}``: defined with the
+#: case-study rules (``enrichd/casestudies.py``), which the import files share.
+CaseStudyRequest = CaseStudyInput
 
 
 class StartRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -249,5 +254,32 @@ class JobListResponse(msgspec.Struct, kw_only=True):
     total: int
     running_count: int
     queued_count: int
+    limit: int
+    offset: int
+
+
+class CaseStudyView(msgspec.Struct, kw_only=True):
+    """A case study of the internal database."""
+
+    id: str
+    customer: str
+    vertical: str
+    sub_vertical: str | None
+    use_case: str | None
+    size_tier: SizeTier | None
+    employee_count: int | None
+    competitor_displaced: str | None
+    headline_result: str | None
+    quote: str | None
+    url: str | None
+    created_at: str
+    updated_at: str
+
+
+class CaseStudyListResponse(msgspec.Struct, kw_only=True):
+    """``GET /api/v1/case-studies``."""
+
+    case_studies: list[CaseStudyView]
+    total: int
     limit: int
     offset: int

@@ -5,11 +5,13 @@ from __future__ import annotations
 from .._time import iso
 from ..daemon._cache import FRESHNESS_ORDER, CachePolicy, freshness, ttl_remaining
 from ..daemon._records import MODULE_DONE, Batch, CacheEntry, Job, ModuleOutput
+from ..plugins._types import CaseStudy
 from ._schemas import (
     BatchJobView,
     BatchResponse,
     CacheModuleView,
     CacheResponse,
+    CaseStudyView,
     CitationView,
     ErrorItem,
     JobCreated,
@@ -281,4 +283,23 @@ def batch_view(batch: Batch, jobs: list[Job], estimate: int, *, detailed: bool) 
         concurrency=batch.concurrency,
         progress_percent=pct,
         status_counts=counts if detailed else None,
+    )
+
+
+def case_study_view(record: CaseStudy) -> CaseStudyView:
+    """A stored case study as the API shows it (timestamps in ISO 8601)."""
+    return CaseStudyView(
+        id=record.id,
+        customer=record.customer,
+        vertical=record.vertical,
+        sub_vertical=record.sub_vertical,
+        use_case=record.use_case,
+        size_tier=record.size_tier,
+        employee_count=record.employee_count,
+        competitor_displaced=record.competitor_displaced,
+        headline_result=record.headline_result,
+        quote=record.quote,
+        url=record.url,
+        created_at=iso(record.created_at) or "",
+        updated_at=iso(record.updated_at) or "",
     )

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 import lmdb
 import msgspec
 
+from ..plugins._types import CaseStudy
 from ._records import (
     ACTIVE_STATUSES,
     Batch,
@@ -73,6 +74,7 @@ _output_codec = _Codec(ModuleOutput)
 _batch_codec = _Codec(Batch)
 _idem_codec = _Codec(IdempotencyRecord)
 _token_codec = _Codec(TokenRecord)
+_case_study_codec = _Codec(CaseStudy)
 
 
 def _ts_key(created_at: float, seq: int) -> bytes:
@@ -169,6 +171,23 @@ class DeleteToken(msgspec.Struct, frozen=True):
     sha256: str
 
 
+class PutCaseStudy(msgspec.Struct, frozen=True):
+    """Insert or replace a case study (by its id). ``CaseStudy`` is frozen: safe to hold."""
+
+    record: CaseStudy
+
+
+class DeleteCaseStudy(msgspec.Struct, frozen=True):
+    """Forget a case study; deleting an unknown id does nothing."""
+
+    id: str
+
+
+class DeleteAllCaseStudies(msgspec.Struct, frozen=True):
+    """Forget every case study (``import --replace``), inside the writer's transaction so the
+    import that follows in the same transaction replaces the whole database atomically."""
+
+
 Op = (
     PutJob
     | PutOutput
@@ -178,6 +197,9 @@ Op = (
     | PutIdempotency
     | PutToken
     | DeleteToken
+    | PutCaseStudy
+    | DeleteCaseStudy
+    | DeleteAllCaseStudies
 )
 
 
@@ -278,6 +300,13 @@ class Store:
             txn.put(op.sha256.encode(), _encoder.encode(op.record), db=d["tokens"])
         elif isinstance(op, DeleteToken):
             txn.delete(op.sha256.encode(), db=d["tokens"])
+        elif isinstance(op, PutCaseStudy):
+            txn.put(op.record.id.encode(), _encoder.encode(op.record), db=d["case_studies"])
+        elif isinstance(op, DeleteCaseStudy):
+            txn.delete(op.id.encode(), db=d["case_studies"])
+        elif isinstance(op, DeleteAllCaseStudies):
+            # Empties the database but keeps it (delete=False): other handles stay valid.
+            txn.drop(d["case_studies"], delete=False)
         else:  # pragma: no cover - exhaustiveness guard
             raise TypeError(f"unknown store operation {op!r}")
 
@@ -461,6 +490,17 @@ class Store:
         """Every stored token, by hash."""
         with self.env.begin(db=self.dbs["tokens"]) as txn:
             return {bytes(k).decode(): _token_codec.decode(bytes(v)) for k, v in txn.cursor()}
+
+    def list_case_studies(self) -> list[CaseStudy]:
+        """Every case study, sorted by customer (case-insensitively), then id."""
+        with self.env.begin(db=self.dbs["case_studies"]) as txn:
+            studies = [_case_study_codec.decode(bytes(v)) for _, v in txn.cursor()]
+        return sorted(studies, key=lambda s: (s.customer.casefold(), s.customer, s.id))
+
+    def get_case_study(self, id: str) -> CaseStudy | None:
+        """The case study with this id, or None."""
+        raw = self._get("case_studies", id.encode())
+        return _case_study_codec.decode(raw) if raw is not None else None
 
     def max_seq(self) -> int:
         """The highest job sequence number used so far (0 for an empty store)."""

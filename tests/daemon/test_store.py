@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import lmdb
+import msgspec
 import pytest
 import trio
 from trio.testing import MockClock
@@ -28,12 +30,16 @@ from enrichd.daemon._records import (
     TokenRecord,
 )
 from enrichd.daemon._store import (
+    _DB_NAMES,
     SCHEMA_VERSION,
+    DeleteAllCaseStudies,
+    DeleteCaseStudy,
     DeleteToken,
     InvalidateCache,
     Op,
     PutBatch,
     PutCache,
+    PutCaseStudy,
     PutIdempotency,
     PutJob,
     PutOutput,
@@ -42,7 +48,7 @@ from enrichd.daemon._store import (
     StoreError,
 )
 from enrichd.daemon._writer import StoreWriter
-from enrichd.plugins import Citation
+from enrichd.plugins import CaseStudy, Citation
 
 T0 = 1_780_000_000.0
 
@@ -549,3 +555,92 @@ async def test_failing_request_is_atomic(
         await writer.write(PutJob.of(make_job("j1")), bad)
     assert store.get_job("j1") is None
     assert store.active_job_id("example.com") is None
+
+
+# -- case studies ----------------------------------------------------------------------------------
+
+
+def make_case_study(id: str, customer: str, **fields: Any) -> CaseStudy:
+    """A case study record as the API or an import would store it."""
+    return CaseStudy(id=id, customer=customer, vertical="retail", created_at=T0, **fields)
+
+
+def test_case_studies_round_trip_sorted_by_customer_then_id(store: Store) -> None:
+    assert store.list_case_studies() == []
+    records = [
+        make_case_study("z1", "beta Goods", employee_count=20, size_tier="startup"),
+        make_case_study("b2", "Acme"),
+        make_case_study("a9", "acme"),
+        make_case_study("c3", "Zeta", url="https://example.com/customers/zeta"),
+    ]
+    store.write_now(PutCaseStudy(r) for r in records)
+    assert [s.id for s in store.list_case_studies()] == ["b2", "a9", "z1", "c3"]
+    assert store.get_case_study("z1") == records[0]
+    assert store.get_case_study("nope") is None
+
+
+def test_put_case_study_replaces_and_delete_forgets(store: Store) -> None:
+    store.write_now([PutCaseStudy(make_case_study("a", "Acme"))])
+    store.write_now([PutCaseStudy(make_case_study("a", "Acme Renamed", quote="Great"))])
+    assert store.get_case_study("a") == make_case_study("a", "Acme Renamed", quote="Great")
+    assert len(store.list_case_studies()) == 1
+    store.write_now([DeleteCaseStudy("a"), DeleteCaseStudy("never-existed")])
+    assert store.get_case_study("a") is None and store.list_case_studies() == []
+
+
+def test_delete_all_then_put_replaces_the_database_in_one_transaction(store: Store) -> None:
+    store.write_now(PutCaseStudy(make_case_study(f"old{i}", f"Old {i}")) for i in range(5))
+    store.write_now([DeleteAllCaseStudies(), PutCaseStudy(make_case_study("new", "New"))])
+    assert [s.id for s in store.list_case_studies()] == ["new"]
+    # The database survives being emptied: later writes and reads use it as before.
+    store.write_now([DeleteAllCaseStudies()])
+    assert store.list_case_studies() == []
+    store.write_now([PutCaseStudy(make_case_study("again", "Again"))])
+    assert store.get_case_study("again") is not None
+
+
+def test_a_failing_import_transaction_writes_nothing(store: Store) -> None:
+    store.write_now([PutCaseStudy(make_case_study("keep", "Keep"))])
+    good = [PutCaseStudy(make_case_study(f"n{i}", f"N {i}")) for i in range(3)]
+    # LMDB refuses keys over 511 bytes: one bad record fails the whole batch.
+    bad = PutCaseStudy(make_case_study("k" * 600, "Too Long"))
+    with pytest.raises(lmdb.Error):
+        store.write_now([DeleteAllCaseStudies(), *good, bad])
+    assert [s.id for s in store.list_case_studies()] == ["keep"]
+
+
+async def test_case_study_ops_through_the_writer(
+    store: Store, writer: StoreWriter, mock_clock: MockClock
+) -> None:
+    await writer.write(*(PutCaseStudy(make_case_study(f"c{i}", f"C {i}")) for i in range(3)))
+    await writer.write(DeleteCaseStudy("c1"))
+    assert [s.id for s in store.list_case_studies()] == ["c0", "c2"]
+    await writer.write(DeleteAllCaseStudies())
+    assert store.list_case_studies() == []
+
+
+def test_a_store_from_before_case_studies_opens_and_gains_the_db(tmp_path: Path) -> None:
+    # Lay out a store the way a version without the case_studies database did.
+    path = tmp_path / "data"
+    path.mkdir()
+    env = lmdb.open(str(path / "enrichd.lmdb"), subdir=True, max_dbs=20)
+    old_names = [n for n in _DB_NAMES if n != "case_studies"]
+    dbs = {n: env.open_db(n.encode()) for n in old_names}
+    with env.begin(write=True) as txn:
+        txn.put(b"schema_version", str(SCHEMA_VERSION).encode(), db=dbs["meta"])
+        txn.put(
+            b"t" * 64,
+            msgspec.msgpack.encode(TokenRecord(name="kept", created_at=T0)),
+            db=dbs["tokens"],
+        )
+        names = [bytes(k) for k, _ in txn.cursor()]
+    env.close()
+    assert b"case_studies" not in names and b"tokens" in names
+    s = Store(path)
+    try:
+        assert s.list_case_studies() == [] and s.get_case_study("x") is None
+        assert s.tokens()["t" * 64].name == "kept"
+        s.write_now([PutCaseStudy(make_case_study("x", "X"))])
+        assert s.get_case_study("x") is not None
+    finally:
+        s.close()
