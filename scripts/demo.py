@@ -14,10 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 
 SAMPLE_DOMAINS = ["costco.com", "walmart.com", "target.com"]
+SAMPLE_CASE_STUDIES = Path(__file__).resolve().parents[1] / "samples" / "case_studies.csv"
 
 
 def main(argv: list[str]) -> int:
@@ -25,6 +27,21 @@ def main(argv: list[str]) -> int:
     token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="enrichd-demo-") as data_dir:
         env = {**os.environ, "ENRICHD_API_TOKEN": token}
+        # The sample case studies (fictional customers) give m13 something to match.
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "enrichd",
+                "case-studies",
+                "import",
+                str(SAMPLE_CASE_STUDIES),
+                "--data-dir",
+                data_dir,
+            ],
+            check=True,
+            env=env,
+        )
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -104,6 +121,9 @@ _HEADLINES = {
     "m10_hiring_signals": ("open_roles", "velocity", "relevant_roles"),
     "m11_exec_quotes": ("quotes",),
     "m12_trigger_events": ("top_event",),
+    "m13_case_study_match": ("primary_match",),
+    "m14_icp_scoring": ("score", "tier", "confidence", "existing_customer"),
+    "m15_displacement_angle": ("generated_by", "current_competitor", "difficulty", "angle"),
 }
 
 
@@ -111,8 +131,9 @@ def _short(value: object) -> str:
     if isinstance(value, list):
         return f"[{len(value)} items]"
     if isinstance(value, dict):
-        if "title" in value:
-            return repr(value["title"])[:60]
+        for key in ("title", "customer"):
+            if key in value:
+                return repr(value[key])[:60]
         return "{" + ", ".join(f"{k}: {v}" for k, v in list(value.items())[:4]) + "}"
     return repr(value)
 

@@ -240,7 +240,13 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
                 "running": engine.scheduler.running_count,
                 "plugins": plugins,
                 "sources": {
-                    name: {"configured": actor.configured} for name, actor in engine.sources.items()
+                    name: {
+                        "configured": actor.configured,
+                        # Why a source is unusable (no key, disabled, key refused upstream).
+                        "why": actor.why_not_configured() or None,
+                        "circuit": actor.circuit.state(trio.current_time()),
+                    }
+                    for name, actor in engine.sources.items()
                 },
             },
             200 if engine.ready.is_set() and not engine.stopping else 503,
