@@ -203,6 +203,11 @@ def _number(facts: Facts, name: str, schema: dict[str, Any], integer: bool) -> f
         value = 0.8
     elif "score" in key:
         value = 72
+    elif key.startswith("min") or key.endswith("min"):
+        # A range's low end, e.g. an estimated lift in percent: small but plausible.
+        value = 5
+    elif key.startswith("max") or key.endswith("max"):
+        value = 15
     low = schema.get("minimum", schema.get("exclusiveMinimum"))
     high = schema.get("maximum", schema.get("exclusiveMaximum"))
     if low is not None and value < low:
