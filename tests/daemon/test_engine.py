@@ -316,3 +316,25 @@ async def test_an_invalidated_entry_is_not_served_on_error(
         job = await engine.start_job("acme.com", JobRequest(modules=["m13_case_study_match"]))
         done = await wait_for_status(engine, job.job_id, {"completed", "failed"})
         assert done.module_states["m13_case_study_match"].status == "failed"
+
+
+async def test_new_data_for_an_optional_input_makes_the_derived_entry_stale(
+    autojump: Any, engine_factory: Any
+) -> None:
+    plugins = {"disable": ["builtin"], "modules": ["tests.optionalplugin"]}
+    async with engine_factory(plugins=plugins) as engine:
+        first = await engine.start_job("acme.com", JobRequest(modules=["opt.optional"]))
+        await wait_for_status(engine, first.job_id, {"completed", "failed"})
+        entry = engine.store.get_cache("acme.com", "opt.optional")
+        assert entry is not None and not entry.invalidated
+        # Fresh data for one of its inputs...
+        refresh = await engine.start_job("acme.com", JobRequest(modules=["opt.works"], force=True))
+        await wait_for_status(engine, refresh.job_id, {"completed"})
+        entry = engine.store.get_cache("acme.com", "opt.optional")
+        assert entry is not None and entry.invalidated
+        # ... so a job without force recomputes the derived module rather than serving it.
+        again = await engine.start_job("acme.com", JobRequest(modules=["opt.optional"]))
+        done = await wait_for_status(engine, again.job_id, {"completed", "failed"})
+        assert done.module_states["opt.optional"].status == "completed"
+        # Its fresh input comes from the cache without joining the job.
+        assert "opt.works" not in done.module_states
