@@ -65,6 +65,8 @@ _BACKOFF_CAP: Final = 30.0
 _MAX_PAUSE_WAIT: Final = _BACKOFF_CAP
 #: Upper bound on a Retry-After pause, so one absurd header cannot silence a source for days.
 _MAX_RETRY_AFTER: Final = 3600.0
+#: How many 429-with-Retry-After answers one call sits out before it gives up (``rate_limited``).
+_MAX_THROTTLED_ATTEMPTS: Final = 10
 _EWMA_ALPHA: Final = 0.2
 _REDACTED: Final = "***"
 
@@ -499,11 +501,19 @@ class SourceActor:
         judged = False
         try:
             attempt = 0
+            throttled = 0
             while True:
                 await self._admit()
                 result = await self._attempt(call)
+                # A 429 that says when to come back is flow control, not a failure: it does not
+                # spend the retry budget (the whole source waits), up to its own bound.
+                paced = not isinstance(result, SourceResponse) and result.retry_after is not None
+                if paced:
+                    throttled += 1
                 if isinstance(result, SourceResponse) or (
-                    not result.retryable or attempt >= self.settings.max_retries
+                    not result.retryable
+                    or (paced and throttled > _MAX_THROTTLED_ATTEMPTS)
+                    or (not paced and attempt >= self.settings.max_retries)
                 ):
                     # The breaker judges whole calls, retries included: a few failed attempts
                     # among many good ones are what retries are for, not an outage.
@@ -516,8 +526,8 @@ class SourceActor:
                     # Full jitter: spreads the retries of many callers that failed together.
                     ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
                     await trio.sleep(self._rng.uniform(0.0, ceiling))
+                    attempt += 1
                 # else: the 429 already paused the bucket, so _admit() waits out the Retry-After.
-                attempt += 1
         finally:
             if not judged:
                 # Cancelled, or stopped by the quota: no verdict, so the next call probes instead.

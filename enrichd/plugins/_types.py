@@ -57,7 +57,7 @@ class SourceSpec(msgspec.Struct, kw_only=True, frozen=True):
     daily_quota: int | None = None
     max_concurrency: int = 4
     timeout_seconds: float = 30.0
-    max_retries: int = 2
+    max_retries: int = 3
     #: Shown as a module's ``source_url`` when the module gives none of its own.
     homepage: str = ""
     #: A msgspec Struct type for the source's own keys in ``[sources.<name>]`` (beyond the common).

@@ -930,3 +930,23 @@ async def test_client_errors_and_429_do_not_open_the_circuit(autojump_clock: Moc
         for _ in range(5):
             assert (await actor.request("GET", "x")).status_code == 404
         assert actor.circuit.state(trio.current_time()) == "closed"
+
+
+async def test_paced_429s_do_not_spend_the_retry_budget(autojump_clock: MockClock) -> None:
+    throttle = httpx.Response(429, headers={"Retry-After": "1"})
+    up = Upstream(replies(*([throttle] * 6), httpx.Response(200)))
+    actor = make_actor(up, max_retries=1)
+    async with running(actor):
+        response = await actor.request("GET", "x")
+    assert response.status_code == 200
+    assert len(up.requests) == 7
+
+
+async def test_endless_paced_429s_give_up_as_rate_limited(autojump_clock: MockClock) -> None:
+    up = Upstream(replies(httpx.Response(429, headers={"Retry-After": "1"})))
+    actor = make_actor(up, max_retries=1)
+    async with running(actor):
+        with pytest.raises(SourceError) as info:
+            await actor.request("GET", "x")
+    assert info.value.code == "rate_limited"
+    assert len(up.requests) == 11

@@ -250,3 +250,49 @@ async def test_retries_absorb_injected_server_errors(
         assert completed / total >= 0.99, f"{completed}/{total}"
         assert stats["violations"] == 0
         assert engine.sources["similarweb"].circuit.times_opened == 0
+
+
+async def test_200_domains_through_5xx_timeouts_and_429_bursts(
+    autojump: Any, engine_factory: Any, nursery: trio.Nursery
+) -> None:
+    """The issue's bar: at least 99% of modules complete and no rate limit is ever exceeded."""
+    async with sandboxed(engine_factory, nursery) as (engine, box):
+        async with httpx.AsyncClient(base_url=box.url) as http:
+            for rule in (
+                {"upstream": "*", "kind": "500", "rate": 0.10},
+                {"upstream": "*", "kind": "timeout", "rate": 0.05},
+                {"upstream": "*", "kind": "429", "rate": 1.0, "count": 25},
+            ):
+                r = await http.post("/_sandbox/faults", json=rule)
+                assert r.status_code < 300, r.text
+        domains = [f"faulty{i:03d}.com" for i in range(200)]
+        _batch, jobs = await engine.start_batch(
+            [(d, d, None) for d in domains], JobRequest(), concurrency=200
+        )
+
+        async def second_burst() -> None:
+            await trio.sleep(60)
+            async with httpx.AsyncClient(base_url=box.url) as http:
+                rule = {"upstream": "*", "kind": "429", "rate": 1.0, "count": 25}
+                await http.post("/_sandbox/faults", json=rule)
+
+        nursery.start_soon(second_burst)
+        await wait_all(engine, [j.job_id for j in jobs])
+        stats = box.stats()
+        assert stats["totals"]["faults"]["500"] > 0
+        assert stats["totals"]["faults"]["timeout"] > 0
+        assert stats["totals"]["faults"]["429"] == 50
+        assert stats["totals"]["violations"] == 0
+        total = completed = 0
+        failures: dict[str, int] = {}
+        for j in jobs:
+            done = engine.store.get_job(j.job_id)
+            assert done is not None
+            for mid, state in done.module_states.items():
+                total += 1
+                if state.status == "completed":
+                    completed += 1
+                else:
+                    key = f"{mid}:{state.error_code}"
+                    failures[key] = failures.get(key, 0) + 1
+        assert completed / total >= 0.99, (completed, total, failures)
