@@ -876,7 +876,7 @@ async def test_m07_falls_back_when_yahoo_fails(autojump: Any, canned: CannedServ
     async with running_sources(config) as actors:
         result = await RUN["m07_financials"](ctx(actors, "acme.com", "m07_financials"))
     assert fake.crumbs_issued == 1
-    assert len(canned.calls(SEARCH)) == 3  # the actor's retries
+    assert len(canned.calls(SEARCH)) == 4  # the first call and the actor's 3 retries
     assert result.source == "websearch"
     assert result.data["revenue"] == 45_000_000
     assert result.data["revenue_estimated"] is True
