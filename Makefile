@@ -20,8 +20,8 @@ demo: venv
 
 # Lint, format check, types, then the whole test suite.
 test: venv
-	$(BIN)/ruff check enrichd tests scripts
-	$(BIN)/ruff format --check enrichd tests scripts
+	$(BIN)/ruff check enrichd tests scripts bench
+	$(BIN)/ruff format --check enrichd tests scripts bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider
 

@@ -1,4 +1,5 @@
-"""The ``enrichd`` command line: ``serve``, ``token create``, ``case-studies``, ``plugins``."""
+"""The ``enrichd`` command line: ``serve``, ``token create``, ``case-studies``, ``plugins``,
+``backup``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def _setup_logging(level: str) -> None:
     )
     # Hypercorn's own "Running on" line duplicates ours.
     logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
+    # httpx logs every request's URL at INFO, and some upstreams take their key in the query.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -212,6 +215,42 @@ def _cmd_case_studies_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(n: int) -> str:
+    """``n`` bytes for people: 512 B, 12.3 KiB, 4.0 MiB."""
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from .daemon._store import backup
+
+    config = _config(args)
+    # No data-directory lock: LMDB copies from a read transaction, safe beside a running daemon.
+    result = backup(config.storage.path, args.path)
+    counts = [
+        f"{result.entries.get(db, 0)} {noun if result.entries.get(db, 0) == 1 else plural}"
+        for db, noun, plural in (
+            ("jobs", "job", "jobs"),
+            ("cache", "cache entry", "cache entries"),
+            ("case_studies", "case study", "case studies"),
+            ("tokens", "API token", "API tokens"),
+        )
+    ]
+    print(f"wrote {result.data_file} ({_size(result.size)}, compacted): {', '.join(counts)}")
+    print(
+        f"restore: stop enrichd, then replace {config.storage.path}/enrichd.lmdb with "
+        f"{result.data_file.parent} (or run with --data-dir {args.path})",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from .plugins import load_plugins
 
@@ -309,6 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list plugins, their sources and modules, and failures")
     common(p)
     p.set_defaults(func=_cmd_plugins)
+
+    p = sub.add_parser(
+        "backup",
+        help="copy the store to PATH: consistent and compacted, safe while the daemon runs",
+    )
+    common(p)
+    p.add_argument("path", metavar="PATH", help="a new or empty directory for the copy")
+    p.set_defaults(func=_cmd_backup)
     return parser
 
 

@@ -6,6 +6,7 @@ of being silently ignored.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -31,6 +32,11 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_body_bytes: int = 1024 * 1024
     #: Seconds in-flight HTTP requests get to finish on shutdown.
     graceful_timeout_seconds: float = 5.0
+    #: Requests per second each API client may make on average (0: no limit). A client is an
+    #: API token once authenticated, otherwise the peer address; ``/healthz`` is not limited.
+    rate_limit_per_second: float = 50.0
+    #: Requests a client may make at once before the per-second rate applies.
+    rate_limit_burst: int = 100
 
 
 class StorageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -154,6 +160,7 @@ def _check(config: Config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value!r}")
+    _check_rate_limit(config.server)
     for digest in config.auth.token_sha256:
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise ConfigError(
@@ -166,6 +173,21 @@ def _check(config: Config) -> None:
     ):
         for module_id, duration in table.items():
             parse_duration(duration, key=f"{section}.{module_id}")
+
+
+def _check_rate_limit(server: ServerConfig) -> None:
+    """``server.rate_limit_*``: a finite rate (0 turns the limit off) and a burst of at least 1."""
+    rate, burst = server.rate_limit_per_second, server.rate_limit_burst
+    if not math.isfinite(rate) or rate < 0:
+        raise ConfigError(
+            "server.rate_limit_per_second: must be a number of requests per second, "
+            f"or 0 for no limit; got {rate!r}"
+        )
+    if burst < 0 or (rate > 0 and burst < 1):
+        raise ConfigError(
+            f"server.rate_limit_burst: must be at least 1, got {burst!r} "
+            "(to turn the limit off, set server.rate_limit_per_second = 0)"
+        )
 
 
 def _msgspec_path(message: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -20,7 +21,9 @@ from ..daemon._records import IdempotencyRecord, Job
 from ..daemon._store import DeleteCaseStudy, PutCaseStudy, PutIdempotency
 from ..domains import InvalidDomain, normalize_domain
 from ..plugins._types import CaseStudy
-from ._auth import Authenticator
+from ._auth import Authenticator, hash_token
+from ._openapi import openapi_document
+from ._ratelimit import ClientRateLimiter, retry_after_header
 from ._schemas import (
     BatchRequest,
     CancelResponse,
@@ -75,17 +78,26 @@ async def _body(typ: type[T]) -> T:
     if not raw or not raw.strip():
         raw = b"{}"
     try:
-        return msgspec.json.decode(raw, type=typ)
-    except msgspec.ValidationError as exc:
-        # Typed decoding stops at the first bad value, so '{"bogus": 1' would be reported as an
-        # unknown field: a syntax error anywhere in the body must win (400, not 422).
-        try:
-            msgspec.json.decode(raw)
-        except msgspec.DecodeError as syntax:
-            raise _malformed(syntax) from None
-        raise Invalid("invalid_body", f"request body: {exc}") from None
+        document = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
+        # A syntax error anywhere in the body is 400, whatever else is wrong with it.
         raise _malformed(exc) from None
+    try:
+        return msgspec.convert(_integral_floats_as_ints(document), typ)
+    except msgspec.ValidationError as exc:
+        raise Invalid("invalid_body", f"request body: {exc}") from None
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    # JSON has one number type: 5.0 is the integer 5 to JSON Schema (and to the OpenAPI
+    # document), so a client that writes it must not be refused; 5.5 still is, and "5" too.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    return value
 
 
 def _malformed(exc: msgspec.DecodeError) -> EngineError:
@@ -122,6 +134,52 @@ def _int_param(name: str, default: int, low: int, high: int | None) -> int:
     return value
 
 
+OPENAPI_PATH = "/api/v1/openapi.json"
+#: Paths that need no token and spend no rate-limit budget.
+_PUBLIC = frozenset({"/healthz", OPENAPI_PATH})
+
+
+def _has_body() -> bool:
+    """Whether the current request comes with a body (declared length or chunked)."""
+    length = request.headers.get("Content-Length", "0").strip()
+    return (length.isdigit() and int(length) > 0) or "Transfer-Encoding" in request.headers
+
+
+def _client_key(authorization: str | None) -> str:
+    """Whose rate-limit bucket a request uses: its (valid) token's hash, else its peer address.
+
+    The token is keyed by its SHA-256, as everywhere else, so no token is held in memory.
+    IPv6 peers count per /64, the block one subscriber usually gets: otherwise a single client
+    could rotate through its addresses to get a fresh bucket per request.
+    """
+    if authorization is not None:
+        return "token:" + hash_token(authorization.partition(" ")[2].strip())
+    # The test client (and some ASGI servers on Unix sockets) give no peer address.
+    peer = request.scope.get("client")
+    host = str(peer[0]) if peer else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"peer:{host}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"peer:{address.ipv4_mapped}"
+        return f"peer:{ipaddress.IPv6Network((address, 64), strict=False)}"
+    return f"peer:{address}"
+
+
+def _rate_limited(wait: float) -> Response:
+    """429 for a client over its rate, with when to come back."""
+    seconds = retry_after_header(wait)
+    return error_response(
+        429,
+        "rate_limited",
+        f"too many requests; retry in {seconds} s (server.rate_limit_per_second)",
+        details={"retry_after": seconds},
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
     """The API application bound to ``engine``."""
     app = QuartTrio("enrichd")
@@ -133,18 +191,46 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
     # In-flight idempotent requests, so a concurrent repeat waits for the first answer.
     inflight: dict[str, trio.Event] = {}
 
+    server = engine.config.server
+    limiter = (
+        ClientRateLimiter(server.rate_limit_per_second, server.rate_limit_burst)
+        if server.rate_limit_per_second > 0
+        else None
+    )
+
     @app.before_request
     async def _authenticate() -> Response | None:
-        if not request.path.startswith("/api/"):
+        if request.path in _PUBLIC:
+            # Monitoring must see the daemon's state even while a client floods the API, and
+            # the API's description holds nothing secret.
             return None
-        if auth.check(request.headers.get("Authorization")) is None:
-            return error_response(
+        api = request.path.startswith("/api/")
+        header = request.headers.get("Authorization")
+        authenticated = api and auth.check(header) is not None
+        refusal: Response | None = None
+        if limiter is not None:
+            # Checked after authentication, so a valid token gets its own bucket; but before
+            # answering 401, so token guessing is limited too (by the peer's bucket).
+            wait = limiter.check(_client_key(header if authenticated else None))
+            if wait is not None:
+                refusal = _rate_limited(wait)
+        if refusal is None and api and not authenticated:
+            refusal = error_response(
                 401,
                 "unauthorized",
                 "send a valid API token as 'Authorization: Bearer <token>'",
                 headers={"WWW-Authenticate": 'Bearer realm="enrichd"'},
             )
-        return None
+        return refusal
+
+    @app.after_request
+    async def _close_unread_bodies(response: Response) -> Response:
+        # An error answered before the body was read (401, 429, a bad domain in the path)
+        # leaves that body on the connection, and the server would wait for it to be consumed
+        # before reading the next request: the client must open a new connection instead.
+        if response.status_code >= 400 and _has_body():
+            response.headers["Connection"] = "close"
+        return response
 
     @app.errorhandler(EngineError)
     async def _engine_error(exc: EngineError) -> Response:
@@ -190,7 +276,8 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
         record = engine.store.get_idempotency(store_key)
         if record is not None and record.expires_at > now:
             if record.fingerprint != fingerprint:
-                raise Invalid(
+                # 409: the request conflicts with the one already stored under this key.
+                raise Conflict(
                     "idempotency_key_reused",
                     "this Idempotency-Key was already used for a different request",
                 )
@@ -227,6 +314,14 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
             return await make()
         except EngineError as exc:
             return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+    openapi = _encoder.encode(
+        openapi_document(list(engine.registry.modules), list(engine.registry.waves))
+    )
+
+    @app.get(OPENAPI_PATH)
+    async def openapi_json() -> Response:
+        return Response(openapi, content_type="application/json")
 
     @app.get("/healthz")
     async def healthz() -> Response:

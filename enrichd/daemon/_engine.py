@@ -12,6 +12,7 @@ import math
 import secrets
 from collections.abc import Iterable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -35,7 +36,7 @@ from ._records import (
 )
 from ._scheduler import Scheduler
 from ._sources import SourceActor
-from ._store import PutBatch, PutJob, Store
+from ._store import PutBatch, PutJob, StorageError, Store
 from ._supervisor import JobSupervisor
 from ._writer import StoreWriter
 
@@ -45,6 +46,10 @@ log = logging.getLogger("enrichd.engine")
 DEFAULT_CALL_SECONDS = 3.5
 #: Seconds assumed for a module that calls no external source.
 LOCAL_MODULE_SECONDS = 0.1
+
+#: When (trio time) the HTTP request being handled arrived; set by the server for each request.
+#: A request that arrived before the daemon began to stop is not refused as new work.
+REQUEST_ARRIVED: ContextVar[float | None] = ContextVar("enrichd_request_arrived", default=None)
 
 
 class JobRequest(msgspec.Struct, kw_only=True):
@@ -146,16 +151,41 @@ class Engine:
         # Domains with a queued or running job, claimed synchronously before the job's record is
         # written, so two concurrent starts for one domain cannot both succeed.
         self._active: dict[str, str] = {}
-        self.stopping = False
+        self._stop_time: float | None = None
         self.ready = trio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    @property
+    def stopping(self) -> bool:
+        """Whether the daemon is stopping: new jobs and other writes are refused then (503).
+
+        An HTTP request that arrived before the stop began (:data:`REQUEST_ARRIVED`) is not new
+        work: it finishes as if the stop had not come, and a job it starts stays queued on disk.
+        """
+        if self._stop_time is None:
+            return False
+        arrived = REQUEST_ARRIVED.get()
+        return arrived is None or arrived >= self._stop_time
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        if not value:
+            self._stop_time = None
+        elif self._stop_time is None:
+            self._stop_time = trio.current_time()
+
     @asynccontextmanager
     async def running(self) -> Any:
-        """Run the writer, the source actors and the scheduler for the duration of the block."""
+        """Run the writer, the source actors and the scheduler for the duration of the block.
+
+        Leaving the block normally stops gracefully (:meth:`stop_jobs`): running jobs are written
+        back as queued. Leaving it by an exception, a cancellation included, stops at once:
+        running jobs stay as last written, and the next start resumes them as after a crash.
+        Either way, what was handed to the writer is committed before it stops.
+        """
         async with trio.open_nursery() as outer:
-            await outer.start(self.writer.run)
+            await outer.start(self._run_writer)
             try:
                 async with trio.open_nursery() as inner:
                     for actor in self.sources.values():
@@ -165,11 +195,34 @@ class Engine:
                     self.ready.set()
                     try:
                         yield self
+                        await self.stop_jobs()
                     finally:
                         self.stopping = True
                         inner.cancel_scope.cancel(reason="daemon stopping")
             finally:
                 self.writer.close()
+
+    async def _run_writer(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        # Shielded, so only close() ends it: a job finishing a shielded save (a result, a cancel,
+        # a checkpoint) must find the writer alive even when the daemon is cancelled from outside.
+        with trio.CancelScope(shield=True):
+            await self.writer.run(task_status=task_status)
+
+    async def stop_jobs(self) -> None:
+        """Stop for a shutdown: refuse new jobs, start no queued one, and write every running job
+        back as queued, for the next start to resume.
+
+        Completed modules keep their outputs; modules that were running start over then. Returns
+        once every job is written back.
+        """
+        self.stopping = True
+        interrupted = await self.scheduler.stop()
+        if interrupted:
+            log.info(
+                "%d running jobs written back as queued; the next start resumes them", interrupted
+            )
 
     async def _resume(self) -> None:
         """Re-queue the jobs an earlier run left queued or running."""
@@ -196,6 +249,12 @@ class Engine:
         finally:
             if job.status in TERMINAL_STATUSES:
                 self.release_domain(job_id, job.domain)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every source's API key replaced by ``***``."""
+        for actor in self.sources.values():
+            text = actor.redact(text)
+        return text
 
     def release_domain(self, job_id: str, domain: str | None) -> None:
         """Let ``domain`` take a new job once ``job_id`` is finishing."""
@@ -348,6 +407,17 @@ class Engine:
     def _check_accepting(self) -> None:
         if self.stopping:
             raise Unavailable("shutting_down", "the daemon is shutting down; retry shortly")
+        self._check_storage()
+
+    def _check_storage(self) -> None:
+        """Refuse new jobs while the data directory cannot be written (until a write succeeds)."""
+        failure = self.writer.last_error
+        if failure is not None:
+            raise Unavailable(
+                "storage_unavailable",
+                f"{failure.message}; new jobs are refused until it can be written again",
+                details=failure.details,
+            )
 
     async def start_job(self, domain: str, request: JobRequest) -> Job:
         """Create a job, make it durable, and queue it."""
@@ -475,7 +545,12 @@ class Engine:
         if self.scheduler.cancel_queued(job.job_id):
             mark_cancelled(job, self.clock())
             self.release_domain(job.job_id, domain)
-            await self.writer.write(PutJob.of(job))
+            try:
+                await self.writer.write(PutJob.of(job))
+            except StorageError:
+                # Cancelled all the same (it left the queue): the record is held, visible to
+                # reads, and written once storage works again.
+                self.writer.hold(PutJob.of(job))
             log.info("job %s cancelled while queued (%s)", job.job_id, domain)
             return job
         done_event = self.scheduler.cancel_running(job.job_id)

@@ -44,6 +44,10 @@ class Scheduler:
         self._wakeup = trio.Event()
         self.admitted = 0
         self.last_progress: float | None = None
+        # Set by stop(): no job is admitted any more, and the jobs it interrupted are recorded so
+        # their supervisors write them back as queued rather than cancelled.
+        self._stopping = False
+        self._stopped: set[str] = set()
 
     # -- state, read synchronously by the engine ------------------------------------------------
 
@@ -135,6 +139,32 @@ class Scheduler:
         scope.cancel(reason=reason)
         return self._done_events.get(job_id)
 
+    async def stop(self) -> int:
+        """Admit no more jobs and interrupt the running ones for a shutdown.
+
+        Returns once every supervisor has finished, with the number of jobs this call
+        interrupted. Jobs a user had already cancelled finish as cancelled; queued jobs stay
+        queued.
+        """
+        self._stopping = True
+        waiting: list[trio.Event] = []
+        interrupted = 0
+        for job_id, scope in list(self._running.items()):
+            if not scope.cancel_called:
+                self._stopped.add(job_id)
+                scope.cancel(reason="daemon stopping")
+                interrupted += 1
+            event = self._done_events.get(job_id)
+            if event is not None:
+                waiting.append(event)
+        for event in waiting:
+            await event.wait()
+        return interrupted
+
+    def stopped_for_shutdown(self, job_id: str) -> bool:
+        """Whether :meth:`stop` interrupted this job (rather than a user or a fault)."""
+        return job_id in self._stopped
+
     def done_event(self, job_id: str) -> trio.Event | None:
         """An event set when the job leaves the scheduler (finished or withdrawn)."""
         return self._done_events.get(job_id)
@@ -170,7 +200,9 @@ class Scheduler:
         async with trio.open_nursery() as nursery:
             task_status.started()
             while True:
-                while len(self._running) < self.max_concurrent and self._heap:
+                while (
+                    not self._stopping and len(self._running) < self.max_concurrent and self._heap
+                ):
                     _, _, job_id = heapq.heappop(self._heap)
                     if job_id not in self._in_heap:
                         continue  # withdrawn while waiting

@@ -1,9 +1,17 @@
-"""Running the daemon: store lock, engine, and the HTTP server in one Trio nursery."""
+"""Running the daemon: store lock, engine, and the HTTP server in one Trio nursery.
+
+Stopping: the first SIGTERM or SIGINT stops gracefully. New jobs are refused at once (503
+``shutting_down``), running jobs are written back as queued (completed modules keep their
+outputs), HTTP requests that arrived before the signal finish normally, and the process exits 0
+once they have, within ``server.graceful_timeout_seconds`` plus a second. A second signal stops
+at once: exit status 130, with everything committed so far kept, as after a crash.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
 import signal
 from collections.abc import Sequence
@@ -15,16 +23,82 @@ import hypercorn.config
 import hypercorn.trio
 import msgspec
 import trio
+from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
 from ..config import Config, ConfigError
 from ..plugins._manager import load_plugins
-from ._engine import Engine
+from ._engine import REQUEST_ARRIVED, Engine
 from ._store import Store, StoreError
 
 if TYPE_CHECKING:
     from ..sandbox import SandboxOptions
 
 log = logging.getLogger("enrichd")
+
+#: Seconds a forced stop (the second signal) may take before the process exits regardless.
+FORCED_STOP_SECONDS = 3.0
+#: Seconds HTTP requests that arrived during the graceful stop get once listening has stopped,
+#: even if the graceful timeout is spent.
+MIN_CLOSE_SECONDS = 1.0
+
+
+class ForcedStop(KeyboardInterrupt):
+    """A second stop signal cut the graceful stop short; ``enrichd serve`` exits with 130.
+
+    A KeyboardInterrupt, so the command line's existing ``except KeyboardInterrupt`` maps it.
+    """
+
+
+class _StopRequest:
+    """What the signals asked for: the first one a graceful stop, a second one a forced stop."""
+
+    def __init__(self) -> None:
+        self.requested = trio.Event()
+        #: Cancelled by a forced stop; covers everything but the signal watcher.
+        self.scope = trio.CancelScope()
+        self.forced = False
+
+
+class _RequestTracker:
+    """The API app, wrapped to know which HTTP requests are in flight and when they arrived.
+
+    Each request's arrival time is put in :data:`REQUEST_ARRIVED` for the engine, which lets a
+    request that arrived before a stop finish as if the stop had not come.
+    """
+
+    def __init__(self, app: ASGIFramework) -> None:
+        self.app = app
+        self._ticket = 0
+        self._arrived: dict[int, float] = {}
+        self._finished = trio.Event()
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        """Serve one ASGI connection scope, tracking it if it is an HTTP request."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self._ticket += 1
+        ticket = self._ticket
+        self._arrived[ticket] = now = trio.current_time()
+        token = REQUEST_ARRIVED.set(now)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            REQUEST_ARRIVED.reset(token)
+            del self._arrived[ticket]
+            self._finished.set()
+
+    def in_flight(self, arrived_before: float) -> int:
+        """How many requests that arrived before ``arrived_before`` are still being served."""
+        return sum(1 for t in self._arrived.values() if t < arrived_before)
+
+    async def wait_until_served(self, arrived_before: float) -> None:
+        """Wait until every request that arrived before ``arrived_before`` has been answered."""
+        while self.in_flight(arrived_before):
+            self._finished = trio.Event()
+            await self._finished.wait()
 
 
 class DataDirLock:
@@ -87,19 +161,27 @@ async def serve(
 ) -> None:
     """Run the daemon until SIGTERM or SIGINT; reports the bound URLs once listening.
 
-    With ``sandbox``, the simulated upstream APIs run in the same process and every source is
-    pointed at them (``enrichd serve --sandbox``): no keys, no internet, simulated data.
+    Returns after a graceful stop (the first signal); raises :class:`ForcedStop` after a forced
+    one (a second signal). With ``sandbox``, the simulated upstream APIs run in the same process
+    and every source is pointed at them (``enrichd serve --sandbox``): no keys, no internet,
+    simulated data.
     """
     lock = DataDirLock(Path(config.storage.path))
     lock.acquire()
+    stop = _StopRequest()
     try:
         async with trio.open_nursery() as outer:
-            if sandbox is not None:
-                config = await _start_sandbox(outer, config, sandbox)
-            await _serve_engine(config, extra_plugins, task_status)
+            await outer.start(_watch_signals, stop)
+            with stop.scope:
+                if sandbox is not None:
+                    config = await _start_sandbox(outer, config, sandbox)
+                await _serve_engine(config, extra_plugins, stop, task_status)
             outer.cancel_scope.cancel(reason="daemon stopped")
     finally:
         lock.release()
+    if stop.forced:
+        log.warning("stopped at once; jobs that were running resume at the next start")
+        raise ForcedStop
 
 
 async def _start_sandbox(nursery: trio.Nursery, config: Config, options: SandboxOptions) -> Config:
@@ -126,6 +208,7 @@ def with_source_overrides(config: Config, overrides: dict[str, dict[str, Any]]) 
 async def _serve_engine(
     config: Config,
     extra_plugins: Sequence[tuple[str, Any]],
+    stop: _StopRequest,
     task_status: trio.TaskStatus[list[str]],
 ) -> None:
     from ..api import Authenticator, create_app
@@ -138,32 +221,100 @@ async def _serve_engine(
                 "no API token is configured: every /api request will get 401. Create one "
                 "with `enrichd token create NAME` or set ENRICHD_API_TOKEN"
             )
-        app = create_app(engine, auth)
+        app = _RequestTracker(create_app(engine, auth))
         hconfig = hypercorn.config.Config()
         hconfig.bind = [config.server.bind]
         hconfig.graceful_timeout = config.server.graceful_timeout_seconds
         hconfig.accesslog = None
         # Hypercorn's errors go through our logging; its "Running on" line duplicates ours.
         hconfig.errorlog = logging.getLogger("hypercorn.error")
-        shutdown = trio.Event()
+        close_http = trio.Event()
+        # Leaving running() normally (after the graceful stop) writes running jobs back as
+        # queued; leaving it by a forced stop's cancellation stops them where they are.
         async with engine.running(), trio.open_nursery() as nursery:
-            nursery.start_soon(_watch_signals, shutdown)
             binds: list[str] = await nursery.start(
-                partial(hypercorn.trio.serve, app, hconfig, shutdown_trigger=shutdown.wait)
+                partial(
+                    hypercorn.trio.serve,
+                    app,
+                    hconfig,
+                    shutdown_trigger=close_http.wait,
+                    mode="asgi",
+                )
             )
             for url in binds:
                 log.info("enrichd listening on %s", url)
             task_status.started(binds)
-            await shutdown.wait()
-            log.info("shutting down")
-            engine.stopping = True
+            await stop.requested.wait()
+            await _stop_gracefully(engine, app, hconfig, close_http)
+            # Every request is answered. Hypercorn would still hold idle keep-alive connections
+            # until its graceful deadline: their idle timer dies with the request that armed it
+            # (it is started inside Quart's request nursery), so nothing closes them earlier.
+            nursery.cancel_scope.cancel(reason="every HTTP request answered")
+        log.info("stopped")
     finally:
         engine.store.close()
 
 
-async def _watch_signals(shutdown: trio.Event) -> None:
+async def _stop_gracefully(
+    engine: Engine,
+    app: _RequestTracker,
+    hconfig: hypercorn.config.Config,
+    close_http: trio.Event,
+) -> None:
+    """Refuse new jobs, write running jobs back as queued, and let earlier requests finish.
+
+    HTTP keeps listening until every request that arrived before the stop has been answered (so
+    a client that connects meanwhile gets a clear 503 ``shutting_down`` for new work, and reads
+    still work), at most ``graceful_timeout``; then Hypercorn stops listening, and requests still
+    open get what is left of that time, at least :data:`MIN_CLOSE_SECONDS`. Returns once every
+    request is answered or that time is up.
+    """
+    engine.stopping = True
+    started = trio.current_time()
+    deadline = started + hconfig.graceful_timeout
+    log.info(
+        "stopping: new jobs are refused; %d running jobs are written back as queued; "
+        "waiting up to %gs for %d HTTP requests in flight",
+        engine.scheduler.running_count,
+        hconfig.graceful_timeout,
+        app.in_flight(started),
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(engine.stop_jobs)
+        with trio.move_on_at(deadline):
+            await app.wait_until_served(started)
+    close_at = max(deadline, trio.current_time() + MIN_CLOSE_SECONDS)
+    hconfig.graceful_timeout = close_at - trio.current_time()
+    close_http.set()
+    with trio.move_on_at(close_at):
+        await app.wait_until_served(math.inf)
+    late = app.in_flight(math.inf)
+    if late:
+        log.warning("closing %d HTTP requests still unanswered", late)
+
+
+async def _watch_signals(
+    stop: _StopRequest, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """The first SIGTERM or SIGINT asks for a graceful stop, a second one for a forced stop.
+
+    A forced stop cancels everything; what was handed to the store writer is still committed.
+    Should even that hang (a stalled disk), the process exits after
+    :data:`FORCED_STOP_SECONDS`: committed LMDB transactions are durable whatever happens.
+    """
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        task_status.started()
         async for signum in signals:
-            log.info("received %s", signal.Signals(signum).name)
-            shutdown.set()
-            return
+            name = signal.Signals(signum).name
+            if not stop.requested.is_set():
+                log.info("received %s: stopping gracefully (send it again to stop at once)", name)
+                stop.requested.set()
+                continue
+            log.warning("received %s again: stopping at once", name)
+            stop.forced = True
+            stop.scope.cancel(reason=f"second {name}")
+            break
+    await trio.sleep(FORCED_STOP_SECONDS)
+    log.error("the forced stop did not finish within %gs; exiting", FORCED_STOP_SECONDS)
+    logging.shutdown()
+    os._exit(130)

@@ -710,6 +710,10 @@ class SourceActor:
         else:
             self.observed_latency = _EWMA_ALPHA * elapsed + (1 - _EWMA_ALPHA) * previous
 
+    def redact(self, text: str) -> str:
+        """``text`` with this source's API key (raw or URL-encoded) replaced."""
+        return self._redact(text)
+
     def _redact(self, text: str) -> str:
         """``text`` with the API key (raw or URL-encoded) replaced, for messages and URLs."""
         key = self.settings.api_key

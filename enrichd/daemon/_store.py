@@ -8,16 +8,19 @@ maintenance happens inside :meth:`Store.apply`, so an index can never disagree w
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import lmdb
 import msgspec
 
 from ..plugins._types import CaseStudy
+from ._errors import Unavailable
 from ._records import (
     ACTIVE_STATUSES,
     Batch,
@@ -54,6 +57,54 @@ _MAX_SEQ_KEY = b"max_seq"
 
 class StoreError(Exception):
     """The store cannot be opened or written; the message says what to do."""
+
+
+class StorageError(StoreError, Unavailable):
+    """The data directory cannot be written: disk full, read-only, or an I/O error.
+
+    An outage, not a bug: the writes that hit it fail (their job ends ``failed`` with
+    ``storage_error``), new jobs are refused with 503 ``storage_unavailable``, reads go on, and the
+    writer tries again until a write succeeds. Being an :class:`Unavailable`, it reaches API
+    clients as that 503 wherever it escapes a route.
+    """
+
+    def __init__(self, path: Path, reason: str, detail: str, cause: str = "") -> None:
+        message = f"cannot write to the data directory {str(path)!r}: {detail}"
+        details = {"reason": reason, "path": str(path), "cause": cause or None}
+        Unavailable.__init__(self, "storage_unavailable", message, details=details)
+        self.path = path
+        #: ``disk_full``, ``read_only``, ``map_full`` or ``io_error``.
+        self.reason = reason
+        self.detail = detail
+        self.cause = cause
+
+
+#: errno values that mean "no space" and "cannot write here" (LMDB passes them through).
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_READ_ONLY = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_error(exc: BaseException, path: Path) -> StorageError | None:
+    """``exc`` as a new :class:`StorageError` if it means the data directory cannot be written.
+
+    None for a failure of one write's own content (a key over LMDB's size limit, say): that fails
+    only the write that carried it, and says nothing about the disk.
+    """
+    if isinstance(exc, StorageError):
+        return StorageError(exc.path, exc.reason, exc.detail, exc.cause)
+    code = exc.errno if isinstance(exc, OSError) else getattr(exc, "code", None)
+    if isinstance(exc, lmdb.DiskError) or code in _DISK_FULL:
+        reason, detail = "disk_full", "disk full"
+    elif isinstance(exc, lmdb.ReadonlyError) or code in _READ_ONLY:
+        reason, detail = "read_only", "read-only"
+    elif isinstance(exc, lmdb.PanicError):
+        # LMDB refuses every transaction after a failed meta-page write until it is reopened.
+        reason, detail = "io_error", "fatal LMDB error; restart enrichd once the disk is fixed"
+    elif isinstance(exc, OSError) or code == errno.EIO:
+        reason, detail = "io_error", "I/O error"
+    else:
+        return None
+    return StorageError(path, reason, detail, str(exc))
 
 
 class _Codec(Generic[T]):
@@ -188,6 +239,13 @@ class DeleteAllCaseStudies(msgspec.Struct, frozen=True):
     import that follows in the same transaction replaces the whole database atomically."""
 
 
+class WriteProbe(msgspec.Struct, frozen=True):
+    """A tiny real write (a timestamp in ``meta``): tells whether the data directory can be
+    written again. An empty transaction would not do: LMDB commits it without writing."""
+
+    at: float
+
+
 Op = (
     PutJob
     | PutOutput
@@ -200,6 +258,7 @@ Op = (
     | PutCaseStudy
     | DeleteCaseStudy
     | DeleteAllCaseStudies
+    | WriteProbe
 )
 
 
@@ -223,6 +282,9 @@ class Store:
         except (OSError, lmdb.Error) as exc:
             raise StoreError(f"cannot open the store at {str(self.path)!r}: {exc}") from None
         self.dbs = {name: self.env.open_db(name.encode()) for name in _DB_NAMES}
+        #: Job records the daemon could not write (storage failing), by job id. Reads prefer them
+        #: to LMDB's older copy; the writer writes them once a write succeeds, then drops them.
+        self.unsaved_jobs: dict[str, PutJob] = {}
         self._check_schema()
 
     def _check_schema(self) -> None:
@@ -248,9 +310,28 @@ class Store:
         """The current LMDB map size in bytes."""
         return int(self.env.info()["map_size"])
 
+    def adopt_map_size(self) -> None:
+        """Take the map size another process grew the file to (after ``MapResizedError``).
+
+        Only call with no transaction open in this process, as for :meth:`grow`.
+        """
+        self.env.set_mapsize(0)
+
     def grow(self) -> None:
-        """Double the map size. Only call with no transaction open in this process."""
-        self.env.set_mapsize(self.map_size * 2)
+        """Double the map size. Only call with no transaction open in this process.
+
+        Raises :class:`StorageError` if the map cannot grow (no address space or memory left).
+        """
+        old = self.map_size
+        try:
+            self.env.set_mapsize(old * 2)
+        except (lmdb.Error, OSError, MemoryError) as exc:
+            raise StorageError(
+                self.path,
+                "map_full",
+                f"the map is full at {old >> 20} MiB and cannot grow",
+                str(exc),
+            ) from exc
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -307,6 +388,8 @@ class Store:
         elif isinstance(op, DeleteAllCaseStudies):
             # Empties the database but keeps it (delete=False): other handles stay valid.
             txn.drop(d["case_studies"], delete=False)
+        elif isinstance(op, WriteProbe):
+            txn.put(b"write_probe", repr(op.at).encode(), db=d["meta"])
         else:  # pragma: no cover - exhaustiveness guard
             raise TypeError(f"unknown store operation {op!r}")
 
@@ -314,6 +397,7 @@ class Store:
         """Apply ``ops`` in one transaction on this thread (CLI tools; the daemon has a writer)."""
         # A list, not the iterable itself: a retry after growing the map must see every op again.
         ops = list(ops)
+        resized = False
         while True:
             try:
                 with self.env.begin(write=True) as txn:
@@ -322,6 +406,18 @@ class Store:
                 return
             except lmdb.MapFullError:
                 self.grow()
+            except lmdb.MapResizedError:
+                # The daemon grew the map since this handle opened it: adopt the size, once.
+                if resized:
+                    raise
+                resized = True
+                self.adopt_map_size()
+            except (lmdb.Error, OSError) as exc:
+                # A full disk or a read-only directory gets its clear message (the CLI prints it).
+                failure = storage_error(exc, self.path)
+                if failure is None:
+                    raise
+                raise failure from exc
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -331,14 +427,29 @@ class Store:
             return bytes(raw) if raw is not None else None
 
     def get_job(self, job_id: str) -> Job | None:
-        """The job with this id, or None."""
+        """The job with this id, or None (a record held while storage fails wins over LMDB's)."""
+        held = self.unsaved_jobs.get(job_id)
+        if held is not None:
+            return _job_codec.decode(held.raw)
         raw = self._get("jobs", job_id.encode())
         return _job_codec.decode(raw) if raw is not None else None
+
+    def _job_at(self, txn: lmdb.Transaction, job_id: bytes) -> Job:
+        """A job read inside ``txn`` by an index's id, preferring a held unsaved record."""
+        held = self.unsaved_jobs.get(job_id.decode()) if self.unsaved_jobs else None
+        if held is not None:
+            return _job_codec.decode(held.raw)
+        return _job_codec.decode(txn.get(job_id, db=self.dbs["jobs"]))
 
     def active_job_id(self, domain: str) -> str | None:
         """The id of the domain's queued or running job, if any."""
         raw = self._get("active", domain.encode())
-        return raw.decode() if raw is not None else None
+        if raw is None:
+            return None
+        held = self.unsaved_jobs.get(raw.decode())
+        if held is not None and held.status not in ACTIVE_STATUSES:
+            return None  # it ended while its record could not be written
+        return raw.decode()
 
     def active_jobs(self) -> list[Job]:
         """Every queued or running job (for resuming after a restart)."""
@@ -405,13 +516,13 @@ class Store:
                         break
                     if i >= offset:
                         selected.append(job_id)
-                out = [_job_codec.decode(txn.get(j, db=jobs_db)) for j in selected]
+                out = [self._job_at(txn, j) for j in selected]
                 return out, total
             out = []
             total = 0
             for job_id in ids:
                 if domain is not None and status is not None:
-                    job = _job_codec.decode(txn.get(job_id, db=jobs_db))
+                    job = self._job_at(txn, job_id)
                     if job.status != status:
                         continue
                     total += 1
@@ -420,7 +531,7 @@ class Store:
                     continue
                 total += 1
                 if offset < total <= offset + limit:
-                    out.append(_job_codec.decode(txn.get(job_id, db=jobs_db)))
+                    out.append(self._job_at(txn, job_id))
             return out, total
 
     def count_status(self, status: str, *, domain: str | None = None) -> int:
@@ -522,3 +633,108 @@ class Store:
         with self.env.begin() as txn:
             counts = {name: int(txn.stat(db)["entries"]) for name, db in self.dbs.items()}
         return {"entries": counts, "map_size": self.map_size}
+
+
+# ---------------------------------------------------------------------------------------------
+# Backup.
+
+#: The LMDB environment's directory inside a data directory.
+LMDB_DIRNAME = "enrichd.lmdb"
+
+
+class BackupResult(NamedTuple):
+    """What :func:`backup` wrote."""
+
+    data_file: Path
+    size: int
+    entries: dict[str, int]
+
+
+def backup(data_dir: str | os.PathLike[str], target: str | os.PathLike[str]) -> BackupResult:
+    """Copy the store in ``data_dir`` to ``target`` as one consistent, compacted snapshot.
+
+    Safe while the daemon runs: LMDB copies inside one read transaction, so the copy holds
+    exactly the transactions committed when it began, and compaction leaves out free pages.
+    ``target`` must be a new or empty directory; it receives ``enrichd.lmdb/data.mdb``, so the
+    backup is itself a data directory (``--data-dir``) and restoring it is copying a directory.
+    """
+    source = Path(data_dir) / LMDB_DIRNAME
+    if not (source / "data.mdb").is_file():
+        raise StoreError(
+            f"no enrichd store in {str(data_dir)!r} (expected {str(source / 'data.mdb')!r}): "
+            "check --data-dir or storage.path"
+        )
+    root = Path(target)
+    created = _prepare_backup_target(root)
+    dest = root / LMDB_DIRNAME
+    try:
+        dest.mkdir()
+        _copy_env(source, dest)
+        return _describe_backup(dest)
+    except BaseException as exc:
+        # Never leave a half-written backup that looks like a good one.
+        shutil.rmtree(dest, ignore_errors=True)
+        if created:
+            shutil.rmtree(root, ignore_errors=True)
+        if isinstance(exc, lmdb.Error | OSError):
+            failure = storage_error(exc, root)
+            why = failure.detail if failure is not None else str(exc)
+            raise StoreError(f"backup to {str(root)!r} failed: {why} ({exc})") from exc
+        raise
+
+
+def _prepare_backup_target(root: Path) -> bool:
+    """Check that ``root`` is new or an empty directory; True if it is created here."""
+    if root.exists() or root.is_symlink():
+        if not root.is_dir():
+            raise StoreError(f"backup target {str(root)!r} exists and is not a directory")
+        if any(root.iterdir()):
+            raise StoreError(
+                f"backup target {str(root)!r} is not empty: give a new or empty directory "
+                "(a backup never overwrites files)"
+            )
+        return False
+    try:
+        root.mkdir(parents=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the backup directory {str(root)!r}: {exc}") from None
+    return True
+
+
+def _copy_env(source: Path, dest: Path) -> None:
+    """``mdb_env_copy2`` with compaction, from a read-only handle on the live environment."""
+    for attempt in range(3):
+        # A generous map: the daemon may grow the file while we copy, and a reader whose map is
+        # smaller than the data gets MapResizedError. Read-only, it only reserves address space.
+        size = max(4 * (source / "data.mdb").stat().st_size, 1 << 30)
+        env = lmdb.open(
+            str(source), subdir=True, readonly=True, map_size=size, max_dbs=len(_DB_NAMES) + 4
+        )
+        try:
+            env.copy(str(dest), compact=True)
+            return
+        except lmdb.MapResizedError:
+            if attempt == 2:
+                raise
+            # The copy may have created its output file before failing; LMDB refuses to reuse it.
+            (dest / "data.mdb").unlink(missing_ok=True)
+        finally:
+            env.close()
+
+
+def _describe_backup(dest: Path) -> BackupResult:
+    """Open the copy (read-only, without a lock file) to check it and count its records."""
+    env = lmdb.open(str(dest), subdir=True, readonly=True, lock=False, max_dbs=len(_DB_NAMES) + 4)
+    try:
+        counts: dict[str, int] = {}
+        with env.begin() as txn:
+            names = {bytes(k).decode() for k, _ in txn.cursor()}
+        for name in _DB_NAMES:
+            if name in names:
+                db = env.open_db(name.encode())
+                with env.begin() as txn:
+                    counts[name] = int(txn.stat(db)["entries"])
+    finally:
+        env.close()
+    data_file = dest / "data.mdb"
+    return BackupResult(data_file, data_file.stat().st_size, counts)

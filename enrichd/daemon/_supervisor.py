@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,16 @@ from ..plugins._types import (
     all_dependencies,
 )
 from ._cache import is_hit
-from ._records import MODULE_DONE, CacheEntry, Job, ModuleOutput, ModuleState, mark_cancelled
-from ._store import InvalidateCache, Op, PutCache, PutJob, PutOutput
+from ._records import (
+    MODULE_DONE,
+    TERMINAL_STATUSES,
+    CacheEntry,
+    Job,
+    ModuleOutput,
+    ModuleState,
+    mark_cancelled,
+)
+from ._store import InvalidateCache, Op, PutCache, PutJob, PutOutput, StorageError
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -100,12 +109,60 @@ class JobSupervisor:
         self.job = job
         self.outputs: dict[str, ModuleOutput] = {}
         self._progress = trio.Event()
+        #: Set once a save failed because the data directory cannot be written: the job is over.
+        self._storage_failure: StorageError | None = None
 
     def _now(self) -> float:
         return self.engine.clock()
 
     async def _save(self, *extra: Op) -> None:
-        await self.engine.writer.write(*extra, PutJob.of(self.job))
+        if self._storage_failure is not None:
+            return  # the job already ended on a storage fault; its record is held
+        try:
+            await self.engine.writer.write(*extra, PutJob.of(self.job))
+        except StorageError as exc:
+            self._storage_failed(exc)
+
+    async def _save_result(self, *ops: Op) -> None:
+        """Save a finished module's state with its output, shielded from cancellation.
+
+        The state in memory already says the module is done: a cancel (a user's, or a shutdown)
+        landing here must not leave a later record that claims data never written, and the
+        upstream call was made, so its result is worth keeping. The writer outlives every job.
+        """
+        with trio.CancelScope(shield=True):
+            await self._save(*ops)
+
+    def _storage_failed(self, exc: StorageError) -> None:
+        """End the job because its record cannot be written, without taking anything else down.
+
+        An unfinished job fails: modules not done, and done modules whose output never reached
+        the disk, fail with ``storage_error``. A job that had just finished keeps its outcome. The
+        domain is released, the running modules are cancelled (their results could not be kept),
+        and the record is held by the writer: reads show it at once, and it is written when a
+        write succeeds again.
+        """
+        job = self.job
+        self._storage_failure = exc
+        if job.status not in TERMINAL_STATUSES:
+            now = self._now()
+            store = self.engine.store
+            for mid, state in job.module_states.items():
+                lost = state.status in ("completed", "cached") and (
+                    store.get_output(job.job_id, mid) is None
+                )
+                if state.status in ("pending", "running") or lost:
+                    state.status = "failed"
+                    state.error_code = "storage_error"
+                    state.error_message = exc.message
+                    state.finished_at = now
+            job.status = "failed"
+            job.completed_at = now
+            job.message = exc.message
+        log.error("job %s %s: %s", job.job_id, job.status, exc.message)
+        self.engine.release_domain(job.job_id, job.domain)
+        self.engine.scheduler.cancel_running(job.job_id, reason="storage failure")
+        self.engine.writer.hold(PutJob.of(job))
 
     async def run(self, cancel_scope: trio.CancelScope) -> None:
         """Run the job to a terminal state (or until the daemon stops, leaving it resumable)."""
@@ -153,13 +210,16 @@ class JobSupervisor:
                     self._progress = trio.Event()
                     await self._progress.wait()
 
+        if self._storage_failure is not None:
+            return  # ended by _storage_failed; nothing more can be written
         if cancel_scope.cancelled_caught or cancel_scope.cancel_called:
-            if self.engine.stopping:
-                # The daemon is shutting down: the record stays "running" on disk and the next
-                # start resumes it. Nothing is written here.
+            if not self.engine.scheduler.stopped_for_shutdown(job.job_id):
+                await self._finish_cancelled()
                 return
-            await self._finish_cancelled()
-            return
+            if not all(s.status in MODULE_DONE for s in job.module_states.values()):
+                await self._checkpoint()
+                return
+            # Every module had finished when the shutdown came: the job is simply done.
         await self._finish()
 
     def _deps_done(self, mid: str) -> bool:
@@ -232,7 +292,7 @@ class JobSupervisor:
                 state.data_points = entry.data_points
                 state.source = entry.source
                 state.source_url = entry.source_url
-                await self._save(PutOutput.of(job.job_id, mid, output))
+                await self._save_result(PutOutput.of(job.job_id, mid, output))
                 self._wake()
                 return
 
@@ -257,7 +317,12 @@ class JobSupervisor:
             self._fail(state, exc.code, exc.message, exc.source)
         except Exception as exc:
             # A module's bug must not take its siblings down; it is reported, not raised.
-            log.exception("job %s: module %s raised", job.job_id, mid)
+            log.error(
+                "job %s: module %s raised:\n%s",
+                job.job_id,
+                mid,
+                engine.redact(traceback.format_exc()),
+            )
             self._fail(state, "plugin_error", f"{type(exc).__name__}: {exc}", None)
         finished = self._now()
         state.finished_at = finished
@@ -313,7 +378,7 @@ class JobSupervisor:
         ops: list[Op] = [PutOutput.of(job.job_id, mid, output), PutCache.of(entry)]
         if derived:
             ops.append(InvalidateCache(job.domain, derived))
-        await self._save(*ops)
+        await self._save_result(*ops)
         self._wake()
 
     async def _serve_stale(self, state: ModuleState, entry: CacheEntry) -> None:
@@ -340,13 +405,14 @@ class JobSupervisor:
         state.warnings = [warning]
         state.error_code = None
         state.error_message = None
-        await self._save(PutOutput.of(job.job_id, state.module_id, output))
+        await self._save_result(PutOutput.of(job.job_id, state.module_id, output))
         self._wake()
 
     def _fail(self, state: ModuleState, code: str, message: str, source: str | None) -> None:
         state.status = "failed"
         state.error_code = code
-        state.error_message = message
+        # An upstream may echo a key back in its error text; no key reaches the log or the API.
+        state.error_message = self.engine.redact(message)
         spec = self.engine.registry.modules.get(state.module_id)
         state.source = source or (spec.sources[0] if spec and spec.sources else None)
 
@@ -364,6 +430,23 @@ class JobSupervisor:
         self.engine.release_domain(job.job_id, job.domain)
         await self._save()
         log.info("job %s %s (%s)", job.job_id, job.status, job.domain)
+
+    async def _checkpoint(self) -> None:
+        """The daemon is stopping: write the job back as queued, for the next start to resume.
+
+        Completed modules keep their outputs (already on disk); modules that were running lost
+        their work and go back to pending, to start over.
+        """
+        job = self.job
+        for state in job.module_states.values():
+            if state.status == "running":
+                state.status = "pending"
+                state.started_at = None
+        job.status = "queued"
+        # Shielded: the shutdown's cancel brought us here; the writer stops only after every job.
+        with trio.CancelScope(shield=True):
+            await self._save()
+        log.info("job %s checkpointed as queued for the next start (%s)", job.job_id, job.domain)
 
     async def _finish_cancelled(self) -> None:
         job = self.job

@@ -403,12 +403,12 @@ async def test_concurrent_starts_for_one_domain_make_one_job(mock_clock: Any, cl
     assert (await job_list(client))["total"] == 1
 
 
-async def test_idempotency_key_with_a_different_body_is_422(mock_clock: Any, client: Any) -> None:
+async def test_idempotency_key_with_a_different_body_is_409(mock_clock: Any, client: Any) -> None:
     key = {"Idempotency-Key": "start-costco-2"}
     first = await start(client, "costco.com", {"waves": [1]}, headers=key)
     assert first.status == 202
-    assert_error(await start(client, "costco.com", {"waves": [2]}, headers=key), 422)
-    assert_error(await start(client, "walmart.com", {"waves": [1]}, headers=key), 422)
+    assert_error(await start(client, "costco.com", {"waves": [2]}, headers=key), 409)
+    assert_error(await start(client, "walmart.com", {"waves": [1]}, headers=key), 409)
     assert (await job_list(client))["total"] == 1
 
 
@@ -421,7 +421,7 @@ async def test_idempotency_key_on_batch(mock_clock: Any, client: Any) -> None:
     assert again.status == 202 and again.body["batch_id"] == first.body["batch_id"]
     assert (await job_list(client))["total"] == 2
     other = {**body, "domains": ["target.com"]}
-    assert_error(await call(client, "POST", f"{API}/batch", json_body=other, headers=key), 422)
+    assert_error(await call(client, "POST", f"{API}/batch", json_body=other, headers=key), 409)
 
 
 # ---------------------------------------------------------------------------------------------

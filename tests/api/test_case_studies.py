@@ -285,7 +285,7 @@ async def test_idempotency_key_replays_the_first_create(mock_clock: Any, client:
     assert again.headers["Idempotent-Replayed"] == "true"
     assert await stored_ids(client) == [first.body["id"]]
     other = await call(client, "POST", CS, json_body={**body, "quote": "x"}, headers=key)
-    assert_error(other, 422, "idempotency_key_reused")
+    assert_error(other, 409, "idempotency_key_reused")
     # Without a key, the same body is a second case study.
     await create(client, body)
     assert len(await stored_ids(client)) == 2

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,84 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-TOKEN = "e2e-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from tests.e2e._daemon import AUTH, REPO, TOKEN, Daemon
 
-
-class Daemon:
-    """A running ``enrichd serve`` process and the URL it bound."""
-
-    def __init__(self, config: Path, data_dir: Path, *extra_args: str) -> None:
-        self.config = config
-        self.data_dir = data_dir
-        self.extra_args = extra_args
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.log: list[str] = []
-        self._reader: threading.Thread | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "ENRICHD_API_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "enrichd",
-                "serve",
-                "--config",
-                str(self.config),
-                "--bind",
-                "127.0.0.1:0",
-                "--data-dir",
-                str(self.data_dir),
-                *self.extra_args,
-            ],
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert self.proc.stderr is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.log.append(line)
-            m = re.search(r"enrichd listening on (http://\S+)", line)
-            if m:
-                self.url = m.group(1)
-                # Keep draining the log so a chatty daemon never blocks on a full pipe.
-                self._reader = threading.Thread(target=self._drain, daemon=True)
-                self._reader.start()
-                return
-        self.stop(kill=True)
-        raise AssertionError("daemon did not start:\n" + "".join(self.log))
-
-    def _drain(self) -> None:
-        proc = self.proc
-        if proc is not None and proc.stderr is not None:
-            try:
-                for line in proc.stderr:
-                    self.log.append(line)
-            except ValueError:
-                pass  # closed by stop()
-
-    def stop(self, *, kill: bool = False) -> int | None:
-        if self.proc is None:
-            return None
-        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        code = self.proc.wait(timeout=15)
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-            self._reader = None
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
-        self.proc = None
-        return code
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=AUTH, timeout=10, trust_env=False)
+__all__ = ["AUTH", "TOKEN", "Daemon"]  # other e2e tests import the harness from here too
 
 
 def _write_config(path: Path, modules: str = "") -> None:

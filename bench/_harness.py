@@ -1,0 +1,480 @@
+"""Shared machinery of the benchmarks: the sandbox and the daemon as real subprocesses.
+
+Each benchmark starts ``enrichd sandbox`` and ``enrichd serve`` with ``--bind 127.0.0.1:0`` (the
+kernel picks free ports; each process logs the URL it bound), on a temporary data directory and
+with a throw-away API token, measures something over HTTP and prints one JSON line of figures.
+
+Process output goes to files in the temporary directory rather than pipes: a chatty daemon can
+then never block on a full pipe, nothing needs draining threads, and the logs are there to read
+when something fails (``keep=True`` leaves the directory in place).
+
+Two diagnostics, each set as an environment variable of the benchmark (both may be set):
+
+- ``ENRICHD_BENCH_PROFILE=PATH``: the daemon runs under cProfile and writes its profile to PATH
+  when it stops (read it with ``python -m pstats PATH``). It halves the daemon's throughput.
+- ``ENRICHD_BENCH_TRACE=PATH``: the daemon runs through this module (``python -m bench._harness
+  PATH serve ...``), which records every garbage collection over 1 ms and every trio task step
+  over 5 ms (wall and CPU time, task name: what held the event loop) and writes them to PATH as
+  JSON when it stops. Cheap enough to leave the figures nearly unchanged.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PROFILE_ENV = "ENRICHD_BENCH_PROFILE"
+TRACE_ENV = "ENRICHD_BENCH_TRACE"
+TRACE_GC_MS = 1.0
+TRACE_STEP_MS = 5.0
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+_SANDBOX_URL = re.compile(r"enrichd sandbox listening on (http://\S+)")
+_DAEMON_URL = re.compile(r"enrichd listening on (http://\S+)")
+_LOG_TAIL_LINES = 60
+T = TypeVar("T")
+
+
+class StartError(RuntimeError):
+    """A process did not come up; the message ends with the tail of its log."""
+
+
+@dataclass
+class Proc:
+    """A running subprocess whose stdout and stderr go to files."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    stdout_path: Path
+    stderr_path: Path
+    url: str = ""
+    exit_code: int | None = field(default=None, init=False)
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        return self.popen.pid
+
+    def stdout(self) -> str:
+        """Everything the process wrote to stdout so far."""
+        return self.stdout_path.read_text(errors="replace")
+
+    def log(self) -> str:
+        """Everything the process wrote to stderr (its log) so far."""
+        return self.stderr_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        """The last ``lines`` lines of the log, for error messages."""
+        return "".join(self.log().splitlines(keepends=True)[-lines:])
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM, then SIGKILL if it lingers; returns the exit code."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=timeout)
+        self.exit_code = self.popen.returncode
+        return self.exit_code
+
+    def memory_kib(self) -> dict[str, int]:
+        """Resident memory now and at its peak (VmRSS, VmHWM), in KiB; empty without /proc."""
+        return proc_memory_kib(self.pid)
+
+    def cpu_seconds(self) -> float | None:
+        """User plus system CPU time used so far, or None without /proc."""
+        return proc_cpu_seconds(self.pid)
+
+
+@dataclass
+class Stack:
+    """A sandbox and a daemon pointed at it, plus the directory holding their files."""
+
+    workdir: Path
+    sandbox: Proc
+    daemon: Proc
+    config_path: Path
+
+    def client(self, timeout: float = 30.0) -> httpx.Client:
+        """A synchronous client of the daemon's API, authenticated."""
+        return httpx.Client(
+            base_url=self.daemon.url, headers=AUTH, timeout=timeout, trust_env=False
+        )
+
+
+def _spawn(name: str, argv: Sequence[str], workdir: Path, env: Mapping[str, str]) -> Proc:
+    stdout_path = workdir / f"{name}.stdout"
+    stderr_path = workdir / f"{name}.log"
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        popen = subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=dict(env), cwd=REPO
+        )
+    return Proc(name, popen, stdout_path, stderr_path)
+
+
+def _base_env(**extra: str) -> dict[str, str]:
+    # No inherited ENRICHD_* settings (a developer's real API keys, $ENRICHD_CONFIG): the
+    # processes get only what the benchmark sets, so every run measures the same thing.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENRICHD_")}
+    # PYTHONPATH makes the checkout's enrichd importable even where it is not installed.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return {**env, **extra}
+
+
+def _wait_for(proc: Proc, ready: Callable[[], T | None], deadline: float, what: str) -> T:
+    """Poll ``ready()`` until it returns something truthy; StartError if the process dies."""
+    while time.monotonic() < deadline:
+        result = ready()
+        if result:
+            return result
+        if proc.popen.poll() is not None:
+            raise StartError(
+                f"{proc.name} exited with code {proc.popen.returncode} before {what}:\n"
+                + proc.log_tail()
+            )
+        time.sleep(0.02)
+    raise StartError(f"{proc.name} did not report {what} in time:\n" + proc.log_tail())
+
+
+def _url_in_log(proc: Proc, pattern: re.Pattern[str]) -> str | None:
+    match = pattern.search(proc.log())
+    return match.group(1) if match else None
+
+
+def _sources_toml(proc: Proc) -> str | None:
+    """The ``[sources.*]`` tables once the sandbox has printed them completely."""
+    text = proc.stdout()
+    if not text.endswith("\n"):
+        return None
+    try:
+        parsed = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None  # half written
+    return text if parsed.get("sources") else None
+
+
+def start_sandbox(
+    workdir: Path,
+    *,
+    latency: float = 0.0,
+    jitter: float = 0.0,
+    seed: int | None = None,
+    extra_args: Sequence[str] = (),
+) -> tuple[Proc, str]:
+    """Start ``enrichd sandbox`` on a free port; returns it and its ``[sources.*]`` TOML."""
+    argv = [sys.executable, "-m", "enrichd", "sandbox", "--bind", "127.0.0.1:0"]
+    argv += ["--latency", str(latency), "--jitter", str(jitter)]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    proc = _spawn("sandbox", [*argv, *extra_args], workdir, _base_env())
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        proc.url = _wait_for(proc, lambda: _url_in_log(proc, _SANDBOX_URL), deadline, "its URL")
+        # The tables are printed right after the log line, in one write.
+        toml = _wait_for(proc, lambda: _sources_toml(proc), deadline, "its [sources.*] tables")
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, toml
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=2.0, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_daemon(
+    workdir: Path, config_path: Path, *, data_dir: Path | None = None, token: str = TOKEN
+) -> Proc:
+    """Start ``enrichd serve`` on a free port and wait until ``/healthz`` answers 200."""
+    argv = [sys.executable]
+    profile = os.environ.get(PROFILE_ENV)
+    if profile:
+        argv += ["-m", "cProfile", "-o", str(Path(profile).resolve())]
+    trace = os.environ.get(TRACE_ENV)
+    if trace:
+        argv += ["-m", "bench._harness", str(Path(trace).resolve())]
+    else:
+        argv += ["-m", "enrichd"]
+    argv += ["serve", "--config", str(config_path), "--bind", "127.0.0.1:0"]
+    argv += ["--data-dir", str(data_dir or workdir / "data")]
+    proc = _spawn("daemon", argv, workdir, _base_env(ENRICHD_API_TOKEN=token))
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        proc.url = _wait_for(proc, lambda: _url_in_log(proc, _DAEMON_URL), deadline, "its URL")
+        _wait_for(proc, lambda: _healthy(proc.url), deadline, "healthy (/healthz 200)")
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
+def write_config(path: Path, sources_toml: str, **sections: Mapping[str, Any]) -> None:
+    """Write a daemon config: the sandbox's ``[sources.*]`` tables plus ``sections``."""
+    lines = []
+    for name, table in sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n" + sources_toml)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def client_tokens(count: int) -> list[str]:
+    """``count`` distinct API tokens, one per simulated API client."""
+    return [f"bench-client-{i}" for i in range(count)]
+
+
+def auth_section(tokens: Sequence[str]) -> dict[str, list[str]]:
+    """The ``[auth]`` table accepting ``tokens`` (stored as SHA-256 digests, as always)."""
+    return {"token_sha256": [hashlib.sha256(t.encode()).hexdigest() for t in tokens]}
+
+
+@contextmanager
+def running_stack(
+    *,
+    latency: float = 0.0,
+    jitter: float = 0.0,
+    seed: int | None = None,
+    keep: bool = False,
+    **sections: Mapping[str, Any],
+) -> Iterator[Stack]:
+    """A sandbox and a daemon configured with ``sections`` (e.g. ``jobs={...}``), then stopped.
+
+    The daemon logs at info level (production's default): the benchmark then pays for the
+    same logging a real deployment does. Pass ``logging={"level": ...}`` to change it. The
+    daemon accepts :data:`TOKEN` (``Stack.client``) plus any ``auth={"token_sha256": [...]}``
+    (see :func:`auth_section`): the API rate-limits per token, so simulated clients that
+    stand for different API users each need their own.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="enrichd-bench-"))
+    sections = {"logging": {"level": "info"}, **sections}
+    try:
+        sandbox, toml = start_sandbox(workdir, latency=latency, jitter=jitter, seed=seed)
+        try:
+            config_path = workdir / "config.toml"
+            write_config(config_path, toml, **sections)
+            daemon = start_daemon(workdir, config_path)
+            try:
+                yield Stack(workdir, sandbox, daemon, config_path)
+            finally:
+                daemon.stop()
+        finally:
+            sandbox.stop()
+    finally:
+        if keep:
+            print(f"bench: files kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy (all CPUs, from /proc/stat), or None."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in first[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process from /proc/<pid>/status, in KiB (empty if unreadable)."""
+    wanted = {"VmRSS": "rss_kib", "VmHWM": "rss_peak_kib"}
+    out: dict[str, int] = {}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in wanted:
+            out[wanted[key]] = int(rest.split()[0])
+    return out
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process from /proc/<pid>/stat, in seconds (None if unreadable)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
+    fields = text.rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count and model, Python version and platform of this machine."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        # Other work on the machine skews every figure; say how busy it was.
+        "loadavg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def percentiles_ms(seconds: Sequence[float]) -> dict[str, Any]:
+    """count, p50, p95, p99 and max of durations given in seconds, in milliseconds.
+
+    Nearest-rank percentiles: the p99 is a latency some request actually had.
+    """
+    if not seconds:
+        return {"count": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    ordered = sorted(seconds)
+
+    def rank(p: float) -> float:
+        index = max(0, min(len(ordered) - 1, -(-len(ordered) * p // 100) - 1))
+        return round(ordered[int(index)] * 1000, 2)
+
+    return {
+        "count": len(ordered),
+        "p50": rank(50),
+        "p95": rank(95),
+        "p99": rank(99),
+        "max": round(ordered[-1] * 1000, 2),
+    }
+
+
+# --- The trace wrapper: ``python -m bench._harness OUT serve ...`` (see ENRICHD_BENCH_TRACE). ---
+
+
+class _Trace:
+    """Garbage collections and long trio task steps of this process, written out at exit."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.t0 = time.monotonic()
+        self.gc: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []
+        self._gc_start = (0.0, 0.0)
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        """A gc callback: times each collection in wall and CPU time."""
+        if phase == "start":
+            self._gc_start = (time.perf_counter(), time.thread_time())
+            return
+        wall = (time.perf_counter() - self._gc_start[0]) * 1000
+        if wall >= TRACE_GC_MS:
+            self.gc.append(
+                {
+                    "at_s": round(time.monotonic() - self.t0, 3),
+                    "generation": info["generation"],
+                    "wall_ms": round(wall, 2),
+                    # CPU time tells a slow collection from a process the OS preempted.
+                    "cpu_ms": round((time.thread_time() - self._gc_start[1]) * 1000, 2),
+                    "collected": info["collected"],
+                }
+            )
+
+    def write(self) -> None:
+        """Write the trace as JSON, with a summary first."""
+        summary = {
+            "gc_over_1ms": len(self.gc),
+            "gc_cpu_ms_total": round(sum(g["cpu_ms"] for g in self.gc), 1),
+            "gc_gen2_cpu_ms_max": max(
+                (g["cpu_ms"] for g in self.gc if g["generation"] == 2), default=0.0
+            ),
+            "steps_over_5ms": len(self.steps),
+            "gc_objects_at_exit": len(gc.get_objects()),
+        }
+        payload = {"summary": summary, "gc": self.gc, "steps": self.steps}
+        self.out.write_text(json.dumps(payload, indent=1))
+
+
+def _trace_main(out: str, argv: list[str]) -> int:
+    """Run ``enrichd`` with ``argv`` in this process, tracing it into ``out``."""
+    import trio
+
+    from enrichd.cli import main
+
+    trace = _Trace(Path(out))
+
+    class StepTimer(trio.abc.Instrument):
+        """Times each task step: a long one held the event loop (and every request) up."""
+
+        def __init__(self) -> None:
+            self.started = (0.0, 0.0)
+
+        def before_task_step(self, task: trio.lowlevel.Task) -> None:
+            self.started = (time.perf_counter(), time.thread_time())
+
+        def after_task_step(self, task: trio.lowlevel.Task) -> None:
+            wall = (time.perf_counter() - self.started[0]) * 1000
+            if wall >= TRACE_STEP_MS:
+                cpu = (time.thread_time() - self.started[1]) * 1000
+                trace.steps.append(
+                    {
+                        "at_s": round(time.monotonic() - trace.t0, 3),
+                        "task": task.name,
+                        "wall_ms": round(wall, 2),
+                        "cpu_ms": round(cpu, 2),
+                    }
+                )
+
+    real_run = trio.run
+
+    def traced_run(*args: Any, **kwargs: Any) -> Any:
+        kwargs["instruments"] = [*kwargs.get("instruments", ()), StepTimer()]
+        return real_run(*args, **kwargs)
+
+    # enrichd.cli calls trio.run(...) through the module attribute, so this reaches it.
+    trio.run = traced_run  # type: ignore[assignment]
+    gc.callbacks.append(trace.on_gc)
+    try:
+        return main(argv)
+    finally:
+        trace.write()
+
+
+if __name__ == "__main__":
+    sys.exit(_trace_main(sys.argv[1], sys.argv[2:]))
