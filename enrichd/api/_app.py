@@ -330,7 +330,9 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
         ]
         return json_response(
             {
-                "status": "ok" if engine.ready.is_set() and not engine.stopping else "starting",
+                "status": (
+                    "stopping" if engine.stopping else "ok" if engine.ready.is_set() else "starting"
+                ),
                 "queued": engine.scheduler.queue_depth,
                 "running": engine.scheduler.running_count,
                 "plugins": plugins,

@@ -364,6 +364,12 @@ class SourceActor:
                 # and redirects could still carry an API key somewhere unexpected.
                 trust_env=False,
                 follow_redirects=False,
+                # As many pooled connections as workers: httpx's default pool of 100 would make a
+                # source with more workers queue inside httpcore, where waiting gets costly.
+                limits=httpx.Limits(
+                    max_connections=max(1, self.settings.max_concurrency),
+                    max_keepalive_connections=max(1, self.settings.max_concurrency),
+                ),
                 timeout=self.settings.timeout_seconds,
                 headers={"User-Agent": self._user_agent},
             ) as client:

@@ -3,7 +3,8 @@
 The first signal stops gracefully: new jobs get 503 ``shutting_down``, HTTP requests that
 arrived before it finish normally, running jobs are written back as queued (completed modules
 keep their outputs) and the process exits 0; a restart resumes the jobs. A second signal stops
-at once with exit status 130, losing nothing that was committed.
+at once with exit status 130, losing nothing that was committed. The last tests run the same
+stop path in process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
+from enrichd.daemon import Engine, Job, JobRequest, Store, Unavailable
+from enrichd.daemon._engine import REQUEST_ARRIVED
+from tests.conftest import wait_until
 from tests.e2e._daemon import (
     AUTH,
     Daemon,
@@ -255,3 +260,82 @@ def test_a_second_signal_stops_at_once(tmp_path: Path, second: signal.Signals) -
 def test_sigint_alone_stops_gracefully(fake_daemon: Daemon) -> None:
     fake_daemon.send(signal.SIGINT)
     assert fake_daemon.wait(timeout=15) == 0
+
+
+# -- the same stop path in process, on trio's MockClock ----------------------------------------
+
+HANG = {"modules": {"m15_displacement_angle": {"hang_domains": ["stuck.com"]}}}
+
+
+async def _running_m15(engine: Engine) -> Job:
+    """Start a job on stuck.com and wait until only its hanging m15 is left, running."""
+    job = await engine.start_job("stuck.com", JobRequest())
+
+    def m15_running() -> bool:
+        stored = engine.store.get_job(job.job_id)
+        assert stored is not None
+        return stored.module_states["m15_displacement_angle"].status == "running"
+
+    await wait_until(m15_running)
+    return job
+
+
+async def test_leaving_the_engine_writes_running_jobs_back_as_queued(
+    autojump: Any, engine_factory: Any
+) -> None:
+    async with engine_factory(**HANG) as engine:
+        job = await _running_m15(engine)
+    stored = Store(engine.config.storage.path)
+    try:
+        final = stored.get_job(job.job_id)
+        outputs = stored.outputs(job.job_id)
+    finally:
+        stored.close()
+    assert final is not None
+    assert final.status == "queued"
+    states = final.module_states
+    assert states["m15_displacement_angle"].status == "pending"
+    assert states["m15_displacement_angle"].started_at is None
+    done = {m for m, s in states.items() if s.status == "completed"}
+    assert len(done) == 14
+    assert done == set(outputs)
+    assert store_problems(Path(engine.config.storage.path)) == []
+
+
+async def test_a_users_cancel_before_the_stop_stays_a_cancel(
+    autojump: Any, engine_factory: Any
+) -> None:
+    async with engine_factory(**HANG) as engine:
+        job = await _running_m15(engine)
+        # What the cancel endpoint does first; the stop comes before the job has noticed.
+        done = engine.scheduler.cancel_running(job.job_id)
+        assert done is not None
+        await engine.stop_jobs()
+        assert done.is_set()
+        final = engine.store.get_job(job.job_id)
+        assert final is not None
+        assert final.status == "cancelled"
+
+
+async def test_only_requests_from_before_the_stop_may_start_jobs(
+    autojump: Any, engine_factory: Any
+) -> None:
+    async with engine_factory() as engine:
+        arrived = trio.current_time()
+        await trio.sleep(1)
+        await engine.stop_jobs()
+        with pytest.raises(Unavailable) as refused:
+            await engine.start_job("new.com", JobRequest(waves=[1]))
+        assert refused.value.code == "shutting_down"
+        token = REQUEST_ARRIVED.set(arrived)
+        try:
+            assert not engine.stopping
+            job = await engine.start_job("early.com", JobRequest(waves=[1]))
+        finally:
+            REQUEST_ARRIVED.reset(token)
+        assert engine.stopping
+        await trio.sleep(5)
+        # Accepted, durable, and left queued for the next start: no job starts while stopping.
+        stored = engine.store.get_job(job.job_id)
+        assert stored is not None
+        assert stored.status == "queued"
