@@ -16,7 +16,7 @@ import secrets
 import time
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -110,14 +110,7 @@ def size_tier_for(employee_count: int, intel: IntelConfig) -> SizeTier:
     The thresholds live in ``[intel.case_studies]`` because module m13 compares targets with the
     same tiers.
     """
-    limits = intel.case_studies
-    if employee_count >= limits.enterprise_employees:
-        return "enterprise"
-    if employee_count >= limits.mid_market_employees:
-        return "mid-market"
-    if employee_count >= limits.smb_employees:
-        return "smb"
-    return "startup"
+    return cast(SizeTier, intel.case_studies.size_tier(employee_count))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -193,6 +193,16 @@ class CaseStudyWeights(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown
     #: How many matches follow the primary one.
     secondary_matches: Annotated[int, msgspec.Meta(ge=0, le=20)] = 3
 
+    def size_tier(self, employees: float) -> str:
+        """enterprise, mid-market, smb or startup for a company of ``employees``."""
+        if employees >= self.enterprise_employees:
+            return "enterprise"
+        if employees >= self.mid_market_employees:
+            return "mid-market"
+        if employees >= self.smb_employees:
+            return "smb"
+        return "startup"
+
 
 class IncumbentProfile(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """m15: what displacing one incumbent is like."""

@@ -337,15 +337,11 @@ def _high_traffic(visits: float, intel: IntelConfig) -> bool:
     return any(visits >= band.min and band.points * 2 >= top > 0 for band in bands)
 
 
+_TIER_TITLES = {"enterprise": "Enterprise", "mid-market": "Mid-market", "smb": "SMB"}
+
+
 def _size_tier(employees: float, intel: IntelConfig) -> str:
-    weights = intel.case_studies
-    if employees >= weights.enterprise_employees:
-        return "Enterprise"
-    if employees >= weights.mid_market_employees:
-        return "Mid-market"
-    if employees >= weights.smb_employees:
-        return "SMB"
-    return "Startup"
+    return _TIER_TITLES.get(intel.case_studies.size_tier(employees), "Startup")
 
 
 def _size(inputs: Inputs, intel: IntelConfig) -> str | None:

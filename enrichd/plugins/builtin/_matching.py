@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from enrichd.intel import CaseStudyWeights
+
 from .._types import ModuleContext, ModuleError
 
 __all__ = [
@@ -106,13 +108,10 @@ def size_tier(employees: float | None, *, enterprise: int, mid_market: int, smb:
     """The size tier of a company with ``employees`` (the thresholds from ``[intel]``)."""
     if employees is None:
         return None
-    if employees >= enterprise:
-        return "enterprise"
-    if employees >= mid_market:
-        return "mid-market"
-    if employees >= smb:
-        return "smb"
-    return "startup"
+    thresholds = CaseStudyWeights(
+        enterprise_employees=enterprise, mid_market_employees=mid_market, smb_employees=smb
+    )
+    return thresholds.size_tier(employees)
 
 
 #: How a size tier reads in a sentence.
