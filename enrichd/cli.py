@@ -251,6 +251,27 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .daemon._check import check_store
+    from .daemon._store import Store
+
+    config = _config(args)
+    # Reads only, in one read transaction: safe beside a running daemon.
+    store = Store(config.storage.path, map_size=config.storage.map_size_mb * 1024 * 1024)
+    try:
+        problems = check_store(store)
+        jobs = store.stats()["entries"].get("jobs", 0)
+    finally:
+        store.close()
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {config.storage.path}", file=sys.stderr)
+        return 1
+    print(f"{config.storage.path}: consistent ({jobs} jobs)")
+    return 0
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from .plugins import load_plugins
 
@@ -356,6 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("path", metavar="PATH", help="a new or empty directory for the copy")
     p.set_defaults(func=_cmd_backup)
+
+    p = sub.add_parser(
+        "check", help="check the store's records and indexes agree (exit 1 on a problem)"
+    )
+    common(p)
+    p.set_defaults(func=_cmd_check)
     return parser
 
 

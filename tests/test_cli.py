@@ -345,3 +345,44 @@ def test_import_and_export_while_the_store_is_open_elsewhere(tmp_path: Path) -> 
         assert [i["id"] for i in json.loads(exported.stdout)] == [s.id for s in studies[1:]]
     finally:
         store.close()
+
+
+def test_check_reports_a_consistent_store_and_a_broken_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from enrichd.daemon._records import Job
+    from enrichd.daemon._store import PutJob
+
+    data = tmp_path / "data"
+    store = Store(data)
+    try:
+        job = Job(
+            job_id="enrich_acme_com_1",
+            domain="acme.com",
+            status="completed",
+            priority="normal",
+            force=False,
+            modules=[],
+            waves=[],
+            created_at=1.0,
+            seq=1,
+            module_states={},
+        )
+        store.write_now([PutJob.of(job)])
+    finally:
+        store.close()
+    assert main(["check", "--data-dir", str(data)]) == 0
+    assert "consistent (1 jobs)" in capsys.readouterr().out
+    # Remove the job's status-index entry behind the store's back.
+    store = Store(data)
+    try:
+        with store.env.begin(write=True) as txn:
+            cursor = txn.cursor(db=store.dbs["jobs_by_status"])
+            assert cursor.first()
+            cursor.delete()
+    finally:
+        store.close()
+    assert main(["check", "--data-dir", str(data)]) == 1
+    captured = capsys.readouterr()
+    assert "jobs_by_status lacks the entry of a job" in captured.out
+    assert "1 problem(s)" in captured.err
