@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
@@ -135,8 +136,14 @@ def _int_param(name: str, default: int, low: int, high: int | None) -> int:
 
 
 OPENAPI_PATH = "/api/v1/openapi.json"
+DOCS_PATH = "/docs"
 #: Paths that need no token and spend no rate-limit budget.
-_PUBLIC = frozenset({"/healthz", OPENAPI_PATH})
+_PUBLIC = frozenset({"/healthz", OPENAPI_PATH, DOCS_PATH})
+#: The docs page may load nothing but itself and the OpenAPI document: it must work offline.
+_DOCS_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'"
+)
 
 
 def _has_body() -> bool:
@@ -322,6 +329,17 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
     @app.get(OPENAPI_PATH)
     async def openapi_json() -> Response:
         return Response(openapi, content_type="application/json")
+
+    docs_page = importlib.resources.files("enrichd.api").joinpath("docs.html").read_bytes()
+
+    @app.get(DOCS_PATH)
+    async def docs() -> Response:
+        """A human-readable rendering of the OpenAPI document (no external resources)."""
+        return Response(
+            docs_page,
+            content_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": _DOCS_CSP},
+        )
 
     @app.get("/healthz")
     async def healthz() -> Response:
