@@ -44,6 +44,9 @@ class Scheduler:
         self._wakeup = trio.Event()
         self.admitted = 0
         self.last_progress: float | None = None
+        #: Bumped by every pass of run()'s loop: the systemd watchdog's sign of progress.
+        self.heartbeat = 0
+        self._idle = False
         # Set by stop(): no job is admitted any more, and the jobs it interrupted are recorded so
         # their supervisors write them back as queued rather than cancelled.
         self._stopping = False
@@ -68,6 +71,19 @@ class Scheduler:
     def is_running(self, job_id: str) -> bool:
         """Whether the job runs now."""
         return job_id in self._running
+
+    def live_since(self, heartbeat: int) -> bool:
+        """Whether the admission loop has run since it showed ``heartbeat``, or waits healthily.
+
+        Waiting is healthy unless a job could start and nothing will wake the loop to start it
+        (a lost wakeup); a loop that has ended is not live.
+        """
+        if self.heartbeat != heartbeat:
+            return True
+        can_admit = (
+            not self._stopping and len(self._running) < self.max_concurrent and bool(self._in_heap)
+        )
+        return self._idle and (self._wakeup.is_set() or not can_admit)
 
     def queued_ahead(self, priority: str) -> int:
         """How many waiting jobs would start before a new job of ``priority``."""
@@ -215,8 +231,13 @@ class Scheduler:
                     self.admitted += 1
                     nursery.start_soon(self._supervise, job_id, scope, name=f"job {job_id}")
                 self.last_progress = trio.current_time()
+                self.heartbeat += 1
                 self._wakeup = trio.Event()
-                await self._wakeup.wait()
+                self._idle = True
+                try:
+                    await self._wakeup.wait()
+                finally:
+                    self._idle = False
 
     async def _supervise(self, job_id: str, scope: trio.CancelScope) -> None:
         try:

@@ -5,6 +5,11 @@ Stopping: the first SIGTERM or SIGINT stops gracefully. New jobs are refused at 
 outputs), HTTP requests that arrived before the signal finish normally, and the process exits 0
 once they have, within ``server.graceful_timeout_seconds`` plus a second. A second signal stops
 at once: exit status 130, with everything committed so far kept, as after a crash.
+
+Under systemd (``Type=notify``, systemd/enrichd.service) the daemon sends ``READY=1`` once the API
+is bound, ``STOPPING=1`` when a stop begins, and ``WATCHDOG=1`` every half ``WatchdogSec`` while
+the store writer and the scheduler make progress (or wait idle): a hung one stops the pings, and
+systemd restarts the daemon.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import signal
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import hypercorn.config
 import hypercorn.trio
@@ -29,6 +34,7 @@ from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallabl
 from ..config import Config, ConfigError
 from ..plugins._manager import load_plugins
 from ._engine import REQUEST_ARRIVED, Engine
+from ._notify import Notifier, watchdog_seconds
 from ._store import Store, StoreError
 
 if TYPE_CHECKING:
@@ -170,13 +176,14 @@ async def serve(
     lock = DataDirLock(Path(config.storage.path))
     lock.acquire()
     stop = _StopRequest()
+    notifier = Notifier.from_env()
     try:
         async with trio.open_nursery() as outer:
-            await outer.start(_watch_signals, stop)
+            await outer.start(_watch_signals, stop, notifier)
             with stop.scope:
                 if sandbox is not None:
                     config = await _start_sandbox(outer, config, sandbox)
-                await _serve_engine(config, extra_plugins, stop, task_status)
+                await _serve_engine(config, extra_plugins, stop, notifier, task_status)
             outer.cancel_scope.cancel(reason="daemon stopped")
     finally:
         lock.release()
@@ -210,6 +217,7 @@ async def _serve_engine(
     config: Config,
     extra_plugins: Sequence[tuple[str, Any]],
     stop: _StopRequest,
+    notifier: Notifier,
     task_status: trio.TaskStatus[list[str]],
 ) -> None:
     from ..api import Authenticator, create_app
@@ -250,6 +258,11 @@ async def _serve_engine(
             gc.collect()
             gc.freeze()
             task_status.started(binds)
+            notifier.notify(READY=1, STATUS=f"listening on {' '.join(binds)}")
+            interval = watchdog_seconds()
+            if notifier.enabled and interval is not None:
+                actors = (("store writer", engine.writer), ("scheduler", engine.scheduler))
+                nursery.start_soon(_watchdog, notifier, interval / 2, actors, stop.requested)
             await stop.requested.wait()
             await _stop_gracefully(engine, app, hconfig, close_http)
             # Every request is answered. Hypercorn would still hold idle keep-alive connections
@@ -299,8 +312,55 @@ async def _stop_gracefully(
         log.warning("closing %d HTTP requests still unanswered", late)
 
 
+class _Live(Protocol):
+    heartbeat: int
+
+    def live_since(self, heartbeat: int) -> bool: ...
+
+
+async def _watchdog(
+    notifier: Notifier,
+    interval: float,
+    actors: Sequence[tuple[str, _Live]],
+    stopping: trio.Event,
+) -> None:
+    """Send ``WATCHDOG=1`` every ``interval`` while every actor has shown progress since the
+    last ping (or waits idle); stop pinging once a stop begins, when systemd's stop timeout takes
+    over.
+
+    A skipped ping is how a hung writer or scheduler reaches systemd: the event loop itself still
+    runs, so pinging on a timer alone would hide it.
+    """
+    marks = [actor.heartbeat for _, actor in actors]
+    stalled: list[str] = []
+    while True:
+        with trio.move_on_after(interval):
+            await stopping.wait()
+            return
+        now_stalled = [
+            name
+            for (name, actor), mark in zip(actors, marks, strict=True)
+            if not actor.live_since(mark)
+        ]
+        if not now_stalled:
+            notifier.notify(WATCHDOG=1)
+            if stalled:
+                log.warning("%s making progress again", " and ".join(stalled))
+        elif now_stalled != stalled:
+            log.error(
+                "%s made no progress for %gs: withholding the systemd watchdog ping",
+                " and ".join(now_stalled),
+                interval,
+            )
+        stalled = now_stalled
+        marks = [actor.heartbeat for _, actor in actors]
+
+
 async def _watch_signals(
-    stop: _StopRequest, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    stop: _StopRequest,
+    notifier: Notifier,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The first SIGTERM or SIGINT asks for a graceful stop, a second one for a forced stop.
 
@@ -314,6 +374,7 @@ async def _watch_signals(
             name = signal.Signals(signum).name
             if not stop.requested.is_set():
                 log.info("received %s: stopping gracefully (send it again to stop at once)", name)
+                notifier.notify(STOPPING=1, STATUS=f"stopping gracefully ({name})")
                 stop.requested.set()
                 continue
             log.warning("received %s while stopping: stopping at once", name)

@@ -64,6 +64,17 @@ class StoreWriter:
         #: Why the data directory cannot be written, as of the last failed commit; None again
         #: once a commit succeeds. The engine refuses new jobs while it is set.
         self.last_error: StorageError | None = None
+        #: Bumped by every pass of run()'s loop: the systemd watchdog's sign of progress.
+        self.heartbeat = 0
+        # True while run() waits for work: healthy however long it lasts.
+        self._idle = False
+
+    def live_since(self, heartbeat: int) -> bool:
+        """Whether the writer has made progress since it showed ``heartbeat``, or waits idle.
+
+        False while one commit has hung (a stalled disk) or once ``run`` has ended.
+        """
+        return self._idle or self.heartbeat != heartbeat
 
     async def write(self, *ops: Op) -> None:
         """Apply ``ops`` atomically; returns once they are committed, raises StoreError if not."""
@@ -99,10 +110,14 @@ class StoreWriter:
         task_status.started()
         async with self._receive:
             while True:
+                self.heartbeat += 1
                 try:
+                    self._idle = True
                     first = await self._next_request()
                 except trio.EndOfChannel:
                     break
+                finally:
+                    self._idle = False
                 if first is None:
                     await self._replay(probe=True)
                     continue
