@@ -30,7 +30,8 @@ from enrichd.plugins import (
 #: (domain, module id) -> how many times ``run`` was entered; in-process tests read it.
 CALLS: Counter[tuple[str, str]] = Counter()
 
-_WAVES = {
+#: Module id -> wave, as the spec lays the 15 modules out.
+WAVES = {
     "m01_company_context": 1,
     "m02_tech_stack": 1,
     "m03_traffic": 2,
@@ -50,10 +51,10 @@ _WAVES = {
 _M01 = ("m01_company_context",)
 _W123 = ("m01_company_context", "m02_tech_stack", "m03_traffic")
 _DEPS: dict[str, tuple[str, ...]] = {
-    **{m: _M01 for m in list(_WAVES)[6:12]},
+    **{m: _M01 for m in list(WAVES)[6:12]},
     "m13_case_study_match": _W123,
     "m14_icp_scoring": (*_W123, "m07_financials"),
-    "m15_displacement_angle": tuple(list(_WAVES)[:14]),
+    "m15_displacement_angle": tuple(list(WAVES)[:14]),
 }
 _TTL_DAYS = {"m01_company_context": 30, "m07_financials": 1, "m08_stock_info": 1}
 
@@ -109,5 +110,5 @@ def enrichd_modules() -> list[ModuleSpec]:
             sources=("fake",),
             ttl_seconds=_TTL_DAYS.get(mid, 7) * 86400,
         )
-        for mid, wave in _WAVES.items()
+        for mid, wave in WAVES.items()
     ]

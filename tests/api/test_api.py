@@ -24,23 +24,7 @@ from tests import fakeplugin
 from tests.conftest import AUTH, TOKEN, FakeWallClock, wait_for_status
 
 API = "/api/v1/enrich"
-WAVES = {
-    "m01_company_context": 1,
-    "m02_tech_stack": 1,
-    "m03_traffic": 2,
-    "m04_traffic_sources": 2,
-    "m05_competitors": 2,
-    "m06_keywords": 2,
-    "m07_financials": 3,
-    "m08_stock_info": 3,
-    "m09_analyst_ratings": 3,
-    "m10_hiring_signals": 4,
-    "m11_exec_quotes": 4,
-    "m12_trigger_events": 4,
-    "m13_case_study_match": 4,
-    "m14_icp_scoring": 4,
-    "m15_displacement_angle": 4,
-}
+WAVES = fakeplugin.WAVES
 ALL = list(WAVES)
 M01, M02, M03, M05, M07 = (
     "m01_company_context",
@@ -78,7 +62,7 @@ async def call(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
 ) -> Reply:
-    """One request; every answer of the API must be JSON."""
+    """One request; every answer of the API must be JSON, except a 204, which must be empty."""
     kwargs: dict[str, Any] = {
         "method": method,
         "headers": {**(AUTH if auth else {}), **(headers or {})},
@@ -91,6 +75,9 @@ async def call(
         kwargs["query_string"] = query
     resp = await client.open(path, **kwargs)
     raw = await resp.get_data()
+    if resp.status_code == 204:
+        assert raw == b"", raw
+        return Reply(204, None, resp.headers)
     assert resp.content_type.startswith("application/json"), (resp.status_code, raw)
     return Reply(resp.status_code, json.loads(raw), resp.headers)
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 import trio
 
 from enrichd.api import Authenticator, create_app
 from enrichd.daemon import Engine
-from tests.conftest import AUTH, TOKEN, FakeWallClock
+from tests.api.test_api import Reply, call
+from tests.conftest import TOKEN, FakeWallClock
+
+JSON = {"Content-Type": "application/json"}
 
 CS = "/api/v1/case-studies"
 FULL = {
@@ -36,48 +38,10 @@ FULL = {
 VIEW_FIELDS = set(FULL) | {"created_at", "updated_at"}
 
 
-class Reply(NamedTuple):
-    status: int
-    body: Any
-    headers: Any
-
-
 @pytest.fixture(autouse=True)
 def _autojump(mock_clock: Any) -> None:
     # Every test takes ``mock_clock`` (pytest-trio only then runs it on the clock).
     mock_clock.autojump_threshold = 0
-
-
-async def call(
-    client: Any,
-    method: str,
-    path: str,
-    *,
-    json_body: Any = ...,
-    data: bytes | None = None,
-    auth: bool = True,
-    headers: dict[str, str] | None = None,
-    query: dict[str, str] | None = None,
-) -> Reply:
-    """One request; every answer but a 204 must be JSON, and a 204 must be empty."""
-    kwargs: dict[str, Any] = {
-        "method": method,
-        "headers": {**(AUTH if auth else {}), **(headers or {})},
-    }
-    if json_body is not ...:
-        kwargs["json"] = json_body
-    if data is not None:
-        kwargs["data"] = data
-        kwargs["headers"]["Content-Type"] = "application/json"
-    if query is not None:
-        kwargs["query_string"] = query
-    resp = await client.open(path, **kwargs)
-    raw = await resp.get_data()
-    if resp.status_code == 204:
-        assert raw == b"", raw
-        return Reply(204, None, resp.headers)
-    assert resp.content_type.startswith("application/json"), (resp.status_code, raw)
-    return Reply(resp.status_code, json.loads(raw), resp.headers)
 
 
 def assert_error(reply: Reply, status: int, code: str, *mentions: str) -> None:
@@ -266,13 +230,17 @@ async def test_wrong_types_unknown_and_missing_fields_are_422(
 
 @pytest.mark.parametrize("raw", [b"{", b'{"customer": "A",', b'{"bogus": 1', b"not json"])
 async def test_malformed_json_is_400(mock_clock: Any, client: Any, raw: bytes) -> None:
-    assert_error(await call(client, "POST", CS, data=raw), 400, "malformed_json")
+    assert_error(await call(client, "POST", CS, data=raw, headers=JSON), 400, "malformed_json")
     await create(client, FULL)
-    assert_error(await call(client, "PUT", f"{CS}/larkspur", data=raw), 400, "malformed_json")
+    assert_error(
+        await call(client, "PUT", f"{CS}/larkspur", data=raw, headers=JSON), 400, "malformed_json"
+    )
 
 
 async def test_an_empty_body_is_422(mock_clock: Any, client: Any) -> None:
-    assert_error(await call(client, "POST", CS, data=b""), 422, "invalid_body", "customer")
+    assert_error(
+        await call(client, "POST", CS, data=b"", headers=JSON), 422, "invalid_body", "customer"
+    )
 
 
 async def test_idempotency_key_replays_the_first_create(mock_clock: Any, client: Any) -> None:
