@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._time import iso
 from ..daemon._cache import FRESHNESS_ORDER, CachePolicy, freshness, ttl_remaining
-from ..daemon._records import MODULE_DONE, Batch, CacheEntry, Job, ModuleOutput
+from ..daemon._records import MODULE_DONE, Batch, CacheEntry, Job, JobHead, ModuleOutput
 from ..plugins._types import CaseStudy
 from ._schemas import (
     BatchJobView,
@@ -27,7 +27,7 @@ from ._schemas import (
 _OK = ("completed", "cached")
 
 
-def progress(job: Job) -> tuple[float, int, int]:
+def progress(job: Job | JobHead) -> tuple[float, int, int]:
     """(percent done, modules completed or cached, modules failed)."""
     states = job.module_states.values()
     total = len(job.module_states) or 1
@@ -220,7 +220,7 @@ def cache_view(
     )
 
 
-def job_summary(job: Job) -> JobSummary:
+def job_summary(job: Job | JobHead) -> JobSummary:
     """A job in the list response."""
     pct, ok, failed = progress(job)
     return JobSummary(

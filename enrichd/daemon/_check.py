@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from ._records import ACTIVE_STATUSES, Batch, CacheEntry, Job, ModuleOutput
+from ._records import ACTIVE_STATUSES, JOB_STATUSES, Batch, CacheEntry, Job, ModuleOutput
 from ._store import Store, _sep, _ts_key
 
 __all__ = ["check_store"]
@@ -23,7 +23,8 @@ def check_store(store: Store) -> list[str]:
     Every record decodes; the time, domain and status indexes hold exactly one entry per job,
     agreeing with its record; ``active`` names exactly the queued and running jobs; every
     completed or cached module has its output, and every output belongs to a module of its
-    job; cache entries and batches decode; the stored highest sequence number covers every job.
+    job; cache entries and batches decode; the stored highest sequence number covers every job,
+    and the stored count of jobs per status matches the records.
     """
     with store.env.begin() as txn:
         return _problems(store, txn)
@@ -71,6 +72,16 @@ def _problems(store: Store, txn: Any) -> list[str]:
     want_active = {j.domain.encode(): k for k, j in jobs.items() if j.status in ACTIVE_STATUSES}
     if active != want_active:
         problems.append(f"active index {active} != the queued and running jobs {want_active}")
+
+    want_counts: dict[str, int] = {}
+    for job in jobs.values():
+        want_counts[job.status] = want_counts.get(job.status, 0) + 1
+    for status in sorted(set(want_counts) | set(JOB_STATUSES)):
+        stored = store.stored_count(txn, status)
+        if stored != want_counts.get(status, 0):
+            problems.append(
+                f"meta counts {stored} {status} jobs, the job records {want_counts.get(status, 0)}"
+            )
 
     outputs: set[tuple[str, str]] = set()
     for key, raw in txn.cursor(db=dbs["outputs"]):

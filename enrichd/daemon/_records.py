@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -13,6 +13,8 @@ ModuleStatus = Literal[
     "pending", "running", "completed", "cached", "failed", "skipped", "cancelled"
 ]
 
+#: Every job status, in lifecycle order.
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 ACTIVE_STATUSES: frozenset[str] = frozenset({"queued", "running"})
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 #: Module states after which the module will not change again within its job.
@@ -62,6 +64,30 @@ class Job(msgspec.Struct, kw_only=True):
     batch_id: str | None = None
     retry_of: str | None = None
     message: str | None = None
+
+
+class ModuleHead(msgspec.Struct, kw_only=True):
+    """The part of a :class:`ModuleState` a job list shows: just its status."""
+
+    status: ModuleStatus = "pending"
+
+
+class JobHead(msgspec.Struct, kw_only=True):
+    """The fields of a stored :class:`Job` that a job list shows.
+
+    Decoding a stored job into this type skips every other field, module details included,
+    so listing 100 jobs costs a fraction of decoding them whole.
+    """
+
+    job_id: str
+    domain: str
+    status: JobStatus
+    priority: Priority
+    created_at: float
+    module_states: dict[str, ModuleHead]
+    started_at: float | None = None
+    completed_at: float | None = None
+    batch_id: str | None = None
 
 
 def mark_cancelled(job: Job, now: float) -> None:

@@ -9,6 +9,7 @@ maintenance happens inside :meth:`Store.apply`, so an index can never disagree w
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import shutil
 import struct
@@ -27,6 +28,7 @@ from ._records import (
     CacheEntry,
     IdempotencyRecord,
     Job,
+    JobHead,
     ModuleOutput,
     TokenRecord,
 )
@@ -53,6 +55,11 @@ T = TypeVar("T")
 
 #: ``meta`` key holding the highest job sequence number written so far (decimal ASCII).
 _MAX_SEQ_KEY = b"max_seq"
+#: ``meta`` key prefix of the number of jobs in each status (8-byte big-endian), kept in the
+#: same transaction as the status index so counts never need a walk of the index.
+_COUNT_PREFIX = b"jobs_with_status\0"
+#: ``meta`` key present once the counts exist (stores written before them get them at open).
+_COUNTS_MARKER = b"status_counts"
 
 
 class StoreError(Exception):
@@ -120,6 +127,16 @@ class _Codec(Generic[T]):
 
 _encoder = msgspec.msgpack.Encoder()
 _job_codec = _Codec(Job)
+_head_codec = _Codec(JobHead)
+
+
+class _StatusOnly(msgspec.Struct):
+    """A stored job decoded for its status alone (the writer's index upkeep)."""
+
+    status: str
+
+
+_status_codec = _Codec(_StatusOnly)
 _cache_codec = _Codec(CacheEntry)
 _output_codec = _Codec(ModuleOutput)
 _batch_codec = _Codec(Batch)
@@ -292,6 +309,11 @@ class Store:
             raw = txn.get(b"schema_version")
             if raw is None:
                 txn.put(b"schema_version", str(SCHEMA_VERSION).encode())
+            if (raw is None or bytes(raw) == str(SCHEMA_VERSION).encode()) and txn.get(
+                _COUNTS_MARKER
+            ) is None:
+                self._count_statuses(txn)
+            if raw is None:
                 return
         found = bytes(raw).decode(errors="replace")
         if found != str(SCHEMA_VERSION):
@@ -300,6 +322,25 @@ class Store:
                 f"the store at {str(self.path)!r} has schema version {found!r}, this enrichd "
                 f"needs {SCHEMA_VERSION}: restore a backup made by a matching version"
             )
+
+    def _count_statuses(self, txn: lmdb.Transaction) -> None:
+        """Write the per-status job counts from one walk of the status index.
+
+        Runs once, at the first open of a store written before the counts existed.
+        """
+        counts: dict[bytes, int] = {}
+        for key, _ in txn.cursor(db=self.dbs["jobs_by_status"]):
+            status = bytes(key).partition(b"\0")[0]
+            counts[status] = counts.get(status, 0) + 1
+        for status, count in counts.items():
+            txn.put(_COUNT_PREFIX + status, count.to_bytes(8, "big"), db=self.dbs["meta"])
+        txn.put(_COUNTS_MARKER, b"1", db=self.dbs["meta"])
+
+    def _add_to_count(self, txn: lmdb.Transaction, status: str, delta: int) -> None:
+        key = _COUNT_PREFIX + status.encode()
+        raw = txn.get(key, db=self.dbs["meta"])
+        count = int.from_bytes(raw, "big") if raw is not None else 0
+        txn.put(key, max(0, count + delta).to_bytes(8, "big"), db=self.dbs["meta"])
 
     def close(self) -> None:
         """Close the environment."""
@@ -343,11 +384,15 @@ class Store:
             old_raw = txn.get(key, db=d["jobs"])
             ts = _ts_key(op.created_at, op.seq)
             if old_raw is not None:
-                old = _job_codec.decode(old_raw)
+                old = _status_codec.decode(old_raw)
                 txn.delete(_sep(old.status) + b"\0" + ts + key, db=d["jobs_by_status"])
+                if old.status != op.status:
+                    self._add_to_count(txn, old.status, -1)
+                    self._add_to_count(txn, op.status, +1)
             else:
                 txn.put(ts + key, b"", db=d["jobs_by_time"])
                 txn.put(_sep(op.domain) + b"\0" + ts + key, b"", db=d["jobs_by_domain"])
+                self._add_to_count(txn, op.status, +1)
             txn.put(_sep(op.status) + b"\0" + ts + key, b"", db=d["jobs_by_status"])
             txn.put(key, op.raw, db=d["jobs"])
             # Kept apart from the time index: creation times come from the wall clock, which can
@@ -434,12 +479,12 @@ class Store:
         raw = self._get("jobs", job_id.encode())
         return _job_codec.decode(raw) if raw is not None else None
 
-    def _job_at(self, txn: lmdb.Transaction, job_id: bytes) -> Job:
+    def _job_at(self, txn: lmdb.Transaction, job_id: bytes, codec: _Codec[T]) -> T:
         """A job read inside ``txn`` by an index's id, preferring a held unsaved record."""
         held = self.unsaved_jobs.get(job_id.decode()) if self.unsaved_jobs else None
         if held is not None:
-            return _job_codec.decode(held.raw)
-        return _job_codec.decode(txn.get(job_id, db=self.dbs["jobs"]))
+            return codec.decode(held.raw)
+        return codec.decode(txn.get(job_id, db=self.dbs["jobs"]))
 
     def active_job_id(self, domain: str) -> str | None:
         """The id of the domain's queued or running job, if any."""
@@ -498,48 +543,55 @@ class Store:
         offset: int = 0,
     ) -> tuple[list[Job], int]:
         """Jobs newest first, filtered by domain and/or status, and the filtered total."""
+        return self._list(_job_codec, domain, status, limit, offset)
+
+    def list_job_heads(
+        self,
+        *,
+        domain: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[JobHead], int]:
+        """As :meth:`list_jobs`, but only the fields a job list shows (much cheaper)."""
+        return self._list(_head_codec, domain, status, limit, offset)
+
+    def _list(
+        self, codec: _Codec[T], domain: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[T], int]:
         with self.env.begin() as txn:
-            if domain is not None:
-                ids: Iterator[bytes] = self._iter_index(
-                    txn, "jobs_by_domain", domain.encode() + b"\0"
-                )
-            elif status is not None:
-                ids = self._iter_index(txn, "jobs_by_status", status.encode() + b"\0")
-            else:
-                ids = self._iter_index(txn, "jobs_by_time", b"")
-            jobs_db = self.dbs["jobs"]
-            if domain is None and status is None:
-                total = int(txn.stat(jobs_db)["entries"])
-                selected = []
-                for i, job_id in enumerate(ids):
-                    if i >= offset + limit:
-                        break
-                    if i >= offset:
-                        selected.append(job_id)
-                out = [self._job_at(txn, j) for j in selected]
-                return out, total
-            out = []
+            if domain is None:
+                # The total is a stored count, so only the page itself is read.
+                if status is None:
+                    ids = self._iter_index(txn, "jobs_by_time", b"")
+                    total = int(txn.stat(self.dbs["jobs"])["entries"])
+                else:
+                    ids = self._iter_index(txn, "jobs_by_status", status.encode() + b"\0")
+                    total = self.stored_count(txn, status)
+                page = list(itertools.islice(ids, offset, offset + limit))
+                return [self._job_at(txn, job_id, codec) for job_id in page], total
+            # One domain has few jobs: walk them all for the total.
+            out: list[T] = []
             total = 0
-            for job_id in ids:
-                if domain is not None and status is not None:
-                    job = self._job_at(txn, job_id)
-                    if job.status != status:
-                        continue
-                    total += 1
-                    if offset < total <= offset + limit:
-                        out.append(job)
+            for job_id in self._iter_index(txn, "jobs_by_domain", domain.encode() + b"\0"):
+                if status is not None and self._job_at(txn, job_id, _status_codec).status != status:
                     continue
                 total += 1
                 if offset < total <= offset + limit:
-                    out.append(self._job_at(txn, job_id))
+                    out.append(self._job_at(txn, job_id, codec))
             return out, total
+
+    def stored_count(self, txn: lmdb.Transaction, status: str) -> int:
+        """The number of jobs in ``status`` as the store keeps it, read inside ``txn``."""
+        raw = txn.get(_COUNT_PREFIX + status.encode(), db=self.dbs["meta"])
+        return int.from_bytes(raw, "big") if raw is not None else 0
 
     def count_status(self, status: str, *, domain: str | None = None) -> int:
         """How many jobs have ``status`` (optionally for one domain)."""
         if domain is not None:
-            return self.list_jobs(domain=domain, status=status, limit=1)[1]
+            return self._list(_status_codec, domain, status, 0, 0)[1]
         with self.env.begin() as txn:
-            return sum(1 for _ in self._iter_index(txn, "jobs_by_status", status.encode() + b"\0"))
+            return self.stored_count(txn, status)
 
     def domain_jobs(self, domain: str) -> Iterator[Job]:
         """The domain's jobs, newest first (a generator: stop early for "latest" queries)."""

@@ -19,7 +19,9 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from enrichd.daemon._check import check_store
 from enrichd.daemon._records import (
+    JOB_STATUSES,
     Batch,
     CacheEntry,
     IdempotencyRecord,
@@ -329,6 +331,66 @@ def test_terminal_update_of_an_old_job_keeps_the_newer_active_job(store: Store) 
     old.status = "failed"
     store.write_now([PutJob.of(old)])
     assert store.active_job_id("a.com") == "new"
+
+
+def test_status_counts_follow_every_transition(store: Store) -> None:
+    jobs = [make_job(f"j{i}", f"d{i}.com", seq=i) for i in range(1, 6)]
+    store.write_now([PutJob.of(j) for j in jobs])
+    assert store.count_status("queued") == 5
+    jobs[0].status = "running"
+    jobs[1].status = "running"
+    store.write_now([PutJob.of(jobs[0]), PutJob.of(jobs[1])])
+    jobs[0].status = "completed"
+    jobs[0].completed_at = T0 + 50
+    # Rewriting a record with an unchanged status (a module progressed) counts nothing twice.
+    store.write_now([PutJob.of(jobs[0]), PutJob.of(jobs[1]), PutJob.of(jobs[1])])
+    counts = {s: store.count_status(s) for s in JOB_STATUSES}
+    assert counts == {"queued": 3, "running": 1, "completed": 1, "failed": 0, "cancelled": 0}
+    assert store.list_jobs(status="queued", limit=1)[1] == 3
+    assert check_store(store) == []
+
+
+def test_a_store_from_before_status_counts_gains_them_at_open(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    jobs = [
+        make_job(f"j{i}", f"d{i}.com", seq=i, status="failed" if i % 2 else "queued")
+        for i in range(1, 6)
+    ]
+    store.write_now([PutJob.of(j) for j in jobs])
+    # What an older enrichd left behind: the index, but no counts.
+    with store.env.begin(write=True, db=store.dbs["meta"]) as txn:
+        for key in [k for k, _ in txn.cursor() if bytes(k).startswith(b"jobs_with_status")]:
+            txn.delete(key)
+        txn.delete(b"status_counts")
+    assert store.count_status("failed") == 0
+    assert any("meta counts" in p for p in check_store(store))
+    store.close()
+    store = Store(tmp_path / "data")
+    try:
+        assert (store.count_status("failed"), store.count_status("queued")) == (3, 2)
+        assert check_store(store) == []
+    finally:
+        store.close()
+
+
+def test_job_heads_carry_what_a_list_shows(store: Store) -> None:
+    job = make_job("j1", status="running")
+    job.module_states["m01_company_context"].status = "completed"
+    job.batch_id = "b1"
+    store.write_now([PutJob.of(job)])
+    heads, total = store.list_job_heads(status="running")
+    assert total == 1
+    head = heads[0]
+    assert (head.job_id, head.domain, head.status, head.batch_id) == (
+        "j1",
+        "example.com",
+        "running",
+        "b1",
+    )
+    assert {m: s.status for m, s in head.module_states.items()} == {
+        "m01_company_context": "completed",
+        "m07_financials": "pending",
+    }
 
 
 def test_list_jobs_by_status_and_domain_with_paging(store: Store) -> None:
