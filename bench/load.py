@@ -42,6 +42,10 @@ from bench._harness import (
 # What the daemon's config allows per batch POST (written into its config.toml below).
 MAX_BATCH_DOMAINS = 1000
 STATUS_P99_TARGET_MS = 50.0
+#: Issue 7: the API endpoints must reach this share of the trivial endpoint's rate.
+REFERENCE_SHARE_TARGET = 0.6
+#: The trivial endpoint on the same server: no token, no read, the framework's minimum.
+REFERENCE_PATH = "/livez"
 REQUEST_TIMEOUT = 10.0
 
 
@@ -95,6 +99,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--batch-size", type=int, default=250, help="domains per batch POST (default 250)"
+    )
+    p.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help=f"skip the first window, which measures {REFERENCE_PATH} (the trivial endpoint)",
     )
     p.add_argument("--seed", type=int, default=1, help="seed of the clients' choices")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
@@ -152,6 +162,7 @@ async def _client(
     warmed: trio.Semaphore,
     go: trio.Event,
     window: list[float],
+    reference: bool,
 ) -> None:
     rng = random.Random(args.seed * 100_003 + index)
     async with httpx.AsyncClient(
@@ -171,14 +182,20 @@ async def _client(
             await trio.sleep(rng.uniform(0, args.think))
         while time.perf_counter() < window[1]:
             is_list = rng.random() < args.list_share
-            path = "/api/v1/enrich" if is_list else f"/api/v1/enrich/{rng.choice(domains)}/status"
+            if reference:
+                path = REFERENCE_PATH
+            elif is_list:
+                path = "/api/v1/enrich"
+            else:
+                path = f"/api/v1/enrich/{rng.choice(domains)}/status"
             t0 = time.perf_counter()
             try:
                 r = await client.get(path)
             except httpx.HTTPError as exc:
                 samples.errors[type(exc).__name__] += 1
             else:
-                (samples.listing if is_list else samples.status).append(time.perf_counter() - t0)
+                kind = samples.listing if is_list and not reference else samples.status
+                kind.append(time.perf_counter() - t0)
                 if not 200 <= r.status_code < 300:
                     samples.errors[f"http_{r.status_code}"] += 1
             if args.think > 0:
@@ -186,16 +203,26 @@ async def _client(
 
 
 async def run_clients(
-    url: str, tokens: list[str], domains: list[str], args: argparse.Namespace
+    url: str,
+    tokens: list[str],
+    domains: list[str],
+    args: argparse.Namespace,
+    reference: bool = False,
 ) -> Samples:
-    """Run one client per token for ``args.duration`` seconds, after all have connected."""
+    """Run one client per token for ``args.duration`` seconds, after all have connected.
+
+    With ``reference``, every request is ``GET /livez`` (counted as a status read): the
+    framework's floor on the same server, under the same load.
+    """
     samples = Samples()
     warmed = trio.Semaphore(0, max_value=args.clients)
     go = trio.Event()
     window = [0.0, 0.0]  # start and end, in perf_counter seconds
     async with trio.open_nursery() as nursery:
         for i, token in enumerate(tokens):
-            nursery.start_soon(_client, i, token, url, domains, args, samples, warmed, go, window)
+            nursery.start_soon(
+                _client, i, token, url, domains, args, samples, warmed, go, window, reference
+            )
         for _ in range(args.clients):
             await warmed.acquire()
         window[0] = time.perf_counter()
@@ -231,31 +258,61 @@ def measure(stack: Stack, tokens: list[str], args: argparse.Namespace) -> dict[s
     """Queue the jobs, run the clients, and gather every figure but the machine's."""
     domains = domains_for(args.jobs)
     queueing = queue_jobs(stack, domains, args.batch_size)
+    reference: dict[str, Any] | None = None
+    if args.reference:
+        # Same stack, same queue, same clients: only the endpoint differs.
+        ref_before = stack.daemon.cpu_seconds()
+        ref = trio.run(run_clients, stack.daemon.url, tokens, domains, args, True)
+        ref_cpu = _per_request_ms(ref_before, stack.daemon.cpu_seconds(), ref.requests)
+        reference = {
+            "daemon_cpu_ms_per_request": ref_cpu,
+            "path": REFERENCE_PATH,
+            "requests": ref.requests,
+            "errors": sum(ref.errors.values()),
+            "rps": round(ref.requests / ref.elapsed, 1),
+            "ms": percentiles_ms(ref.status),
+        }
     before = _cpu_readings(stack)
     samples = trio.run(run_clients, stack.daemon.url, tokens, domains, args)
     cpu = _cpu_use(before, _cpu_readings(stack))
     errors = dict(sorted(samples.errors.items()))
     status_ms = percentiles_ms(samples.status)
+    rps = round(samples.requests / samples.elapsed, 1)
+    share = round(rps / reference["rps"], 3) if reference and reference["rps"] else None
+    p99_met = (
+        not errors and status_ms["p99"] is not None and status_ms["p99"] < STATUS_P99_TARGET_MS
+    )
     return {
         "requests": samples.requests,
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
-        "rps": round(samples.requests / samples.elapsed, 1),
+        "rps": rps,
         "status_ms": status_ms,
         "list_ms": percentiles_ms(samples.listing),
+        "reference": reference,
         "target": {
             "status_p99_ms": STATUS_P99_TARGET_MS,
-            "met": not errors
-            and status_ms["p99"] is not None
-            and status_ms["p99"] < STATUS_P99_TARGET_MS,
+            "met": p99_met,
+            "reference_share": share,
+            "reference_share_target": REFERENCE_SHARE_TARGET,
+            "reference_share_met": None if share is None else share >= REFERENCE_SHARE_TARGET,
         },
         "measured_seconds": round(samples.elapsed, 3),
         "cpu_seconds": cpu,
+        # CPU per request barely depends on what else the machine runs, unlike latencies.
+        "daemon_cpu_ms_per_request": _per_request_ms(0.0, cpu["daemon"], samples.requests),
         "queueing": queueing,
         "jobs_at_end": daemon_counts(stack),
         "upstream_requests": upstream_requests(stack),
         "daemon": stack.daemon.memory_kib(),
     }
+
+
+def _per_request_ms(before: float | None, after: float | None, requests: int) -> float | None:
+    """Milliseconds of daemon CPU per request between two readings (None if unknown)."""
+    if before is None or after is None or not requests:
+        return None
+    return round(1000 * (after - before) / requests, 3)
 
 
 def _cpu_readings(stack: Stack) -> dict[str, float | None]:

@@ -1,10 +1,9 @@
 """The ``enrichd`` command line: ``serve``, ``token create``, ``case-studies``, ``plugins``,
-``backup``."""
+``backup``, and the API client commands of :mod:`enrichd._cli_client` (``enrich``...)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -15,19 +14,9 @@ import msgspec
 import trio
 
 from . import __version__
+from ._cli_client import add_client_commands
+from ._logging import setup_logging
 from .config import Config, ConfigError, load_config
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Hypercorn's own "Running on" line duplicates ours.
-    logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
-    # httpx logs every request's URL at INFO, and some upstreams take their key in the query.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -81,8 +70,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     sandbox = _sandbox_options(args, None) if args.sandbox else None
-    _setup_logging(config.logging.level)
-    trio.run(partial(serve, config, sandbox=sandbox))
+    setup_logging(config.logging.level, config.logging.format)
+    # A reload (SIGHUP) reads the configuration exactly as start-up did.
+    trio.run(partial(serve, config, sandbox=sandbox, reload_config=partial(_config, args)))
     return 0
 
 
@@ -90,7 +80,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     from .sandbox import run_sandbox
 
     options = _sandbox_options(args, args.bind)
-    _setup_logging("info")
+    setup_logging("info")
     trio.run(run_sandbox, options)
     return 0
 
@@ -273,6 +263,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
+    """List the plugins this configuration loads, or (``--url``) those a running daemon loaded,
+    with their run-time errors; exit 1 when one failed."""
+    if args.url:
+        return _running_plugins(args.url)
     from .plugins import load_plugins
 
     config = _config(args)
@@ -285,7 +279,35 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    sources: {', '.join(info.sources)}")
         if info.modules:
             print(f"    modules: {', '.join(info.modules)}")
+    # The same check as start-up: a [modules.<id>] table its module's options_type refuses.
+    registry.check_module_options(config.modules)
     return 1 if any(p.status == "failed" for p in registry.plugins) else 0
+
+
+def _running_plugins(url: str) -> int:
+    """``enrichd plugins --url``: the plugins of the daemon at ``url``, from its ``/healthz``."""
+    from .client import Client, EnrichdError
+
+    try:
+        with Client(url) as client:
+            health = client.health()
+    except EnrichdError as exc:
+        print(f"enrichd: {exc}", file=sys.stderr)
+        return 2
+    failing = False
+    for info in health.get("plugins", []):
+        print(f"{info['name']:20} {info['status']}")
+        if info.get("error"):
+            print(f"    error: {info['error']}")
+        if info.get("modules"):
+            print(f"    modules: {', '.join(info['modules'])}")
+        if info.get("runtime_errors"):
+            print(
+                f"    run-time errors: {info['runtime_errors']} "
+                f"(last: {info.get('last_runtime_error')})"
+            )
+        failing = failing or info["status"] == "failed" or bool(info.get("runtime_errors"))
+    return 1 if failing else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -368,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plugins", help="list plugins, their sources and modules, and failures")
     common(p)
+    p.add_argument(
+        "--url",
+        help="ask the daemon running at URL instead (its /healthz): also lists the run-time "
+        "errors (plugin_error) of each plugin's modules",
+    )
     p.set_defaults(func=_cmd_plugins)
 
     p = sub.add_parser(
@@ -383,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(p)
     p.set_defaults(func=_cmd_check)
+
+    # The client commands (enrich, batch, status, results, jobs, cache, cancel, retry).
+    add_client_commands(sub)
     return parser
 
 
@@ -392,19 +422,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except ConfigError as exc:
-        print(f"enrichd: configuration error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from .daemon._store import StoreError
-        from .plugins._manager import PluginConfigError
+        message = _refusal(exc)
+        if message is None:
+            raise
+        print(f"enrichd: {message}", file=sys.stderr)
+        return 2
 
-        if isinstance(exc, StoreError | PluginConfigError):
-            print(f"enrichd: {exc}", file=sys.stderr)
-            return 2
-        raise
+
+def _refusal(exc: BaseException) -> str | None:
+    """The message of an error that refuses to run (bad config, store, plugins), else None."""
+    from .daemon._store import StoreError
+    from .plugins._manager import PluginConfigError
+
+    # `serve` builds the engine inside its nurseries, which wrap the error in a group.
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if isinstance(exc, ConfigError):
+        return f"configuration error: {exc}"
+    if isinstance(exc, StoreError | PluginConfigError):
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -365,27 +365,37 @@ def _unreachable(base_url: str, exc: httpx.TransportError) -> Unavailable:
     return Unavailable(f"daemon unreachable at {base_url}: {exc}", error="unreachable")
 
 
-def resolve_token(token: str | None = None) -> str | None:
-    """The API token: ``token``, else ``$ENRICHD_API_TOKEN``, else ``$ENRICHD_API_TOKEN_FILE``'s
-    content (stripped), else None (then only ``/healthz`` answers)."""
+def resolve_token(
+    token: str | None = None, *, token_file: str | os.PathLike[str] | None = None
+) -> str | None:
+    """The API token: ``token``, else the content of ``token_file`` (stripped), else
+    ``$ENRICHD_API_TOKEN``, else ``$ENRICHD_API_TOKEN_FILE``'s content (stripped), else None
+    (then only ``/healthz`` answers)."""
     if token:
         return token
+    if token_file is not None:
+        return _read_token_file(str(token_file), None)
     if value := os.environ.get(TOKEN_ENV, "").strip():
         return value
     path = os.environ.get(TOKEN_FILE_ENV, "").strip()
     if not path:
         return None
+    return _read_token_file(path, f"${TOKEN_FILE_ENV}")
+
+
+def _read_token_file(path: str, origin: str | None) -> str:
+    """The stripped content of the token file ``path``; errors name ``origin`` (the variable
+    that named the file), if any."""
+    where = f"{path} ({origin})" if origin else path
     try:
         value = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise EnrichdError(
-            f"cannot read the API token file {path} (${TOKEN_FILE_ENV}): {exc.strerror or exc}",
+            f"cannot read the API token file {where}: {exc.strerror or exc}",
             error="token_file_unreadable",
         ) from None
     if not value:
-        raise EnrichdError(
-            f"the API token file {path} (${TOKEN_FILE_ENV}) is empty", error="token_file_empty"
-        )
+        raise EnrichdError(f"the API token file {where} is empty", error="token_file_empty")
     return value
 
 
@@ -557,13 +567,22 @@ class Client:
         return self._send(_health())
 
     def wait(
-        self, domain: str, job_id: str, *, poll: float = 1.0, timeout: float | None = None
+        self,
+        domain: str,
+        job_id: str,
+        *,
+        poll: float = 1.0,
+        timeout: float | None = None,
+        on_status: Callable[[JobStatusResponse], object] | None = None,
     ) -> JobStatusResponse:
         """Poll the job's status every ``poll`` seconds until it is completed, failed or
-        cancelled, and return that status; :class:`WaitTimeout` after ``timeout`` seconds."""
+        cancelled, and return that status; :class:`WaitTimeout` after ``timeout`` seconds.
+        ``on_status`` is called with every status polled (progress displays), the last too."""
         waiter = _Waiter(domain, job_id, poll, timeout, time.monotonic())
         while True:
             status = self.status(domain, job_id)
+            if on_status is not None:
+                on_status(status)
             delay = waiter.next_delay(status, time.monotonic())
             if delay is None:
                 return status
@@ -719,11 +738,14 @@ class AsyncClient:
         poll: float = 1.0,
         # Same signature as Client.wait, and trio.fail_after would tie the client to trio.
         timeout: float | None = None,  # noqa: ASYNC109
+        on_status: Callable[[JobStatusResponse], object] | None = None,
     ) -> JobStatusResponse:
         """See :meth:`Client.wait` (sleeps with the client's ``sleep``)."""
         waiter = _Waiter(domain, job_id, poll, timeout, self._clock())
         while True:
             status = await self.status(domain, job_id)
+            if on_status is not None:
+                on_status(status)
             delay = waiter.next_delay(status, self._clock())
             if delay is None:
                 return status

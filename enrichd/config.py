@@ -76,7 +76,8 @@ class CacheConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class PluginsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``[plugins]``: which plugins load besides the installed entry points."""
 
-    #: Entry-point names (group ``enrichd``) not to load, e.g. ``["builtin"]``.
+    #: Entry-point names (group ``enrichd``) not to load, e.g. ``["builtin"]``; ``["*"]`` loads
+    #: none, only ``modules`` (a test that wants exactly one plugin, whatever is installed).
     disable: list[str] = msgspec.field(default_factory=list)
     #: Extra plugin modules to import by dotted path (handy while writing a plugin).
     modules: list[str] = msgspec.field(default_factory=list)
@@ -102,6 +103,9 @@ class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``[logging]``."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
+    #: ``json`` lines, readable ``text``, or ``auto``: JSON when standard error is systemd's
+    #: journal, text otherwise (a terminal, a pipe, a file).
+    format: Literal["auto", "json", "text"] = "auto"
 
 
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -255,10 +259,31 @@ def parse_config(text: str | bytes, *, origin: str = "config.toml") -> Config:
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
     try:
+        _flatten_module_namespaces(config)
         _check(config)
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     return config
+
+
+def _flatten_module_namespaces(config: Config) -> None:
+    """Read ``[modules.acme.score]`` as the table of the plugin module ``acme.score``.
+
+    TOML splits an unquoted key at its dot, so a namespaced module id arrives as a table of
+    tables under ``acme``. A bare name can never be a module id itself (ids are ``mNN_name`` or
+    ``plugin.name``), so this reading is unambiguous; ``[modules."acme.score"]`` works as well.
+    """
+    flat: dict[str, dict[str, Any]] = {}
+    for key, table in config.modules.items():
+        namespace = "." not in key and not re.match(r"m\d{2}_", key)
+        if not (namespace and table and all(isinstance(v, dict) for v in table.values())):
+            flat[key] = table
+            continue
+        for name, sub in table.items():
+            if f"{key}.{name}" in config.modules:
+                raise ConfigError(f"modules.{key}.{name}: the module's table is given twice")
+            flat[f"{key}.{name}"] = sub
+    config.modules = flat
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:

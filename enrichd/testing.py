@@ -6,6 +6,12 @@ retries) without starting a daemon::
     async with running_sources({"similarweb": {"base_url": url, "api_key": "k"}}) as actors:
         ctx = ModuleTestContext(actors, "acme.example")
         result = await my_module.run(ctx)
+
+This module is also a pytest plugin: ``pytest_plugins = ["enrichd.testing"]`` in a project's
+top-level ``conftest.py`` gives the fixtures ``enrichd_daemon`` (``enrichd serve`` on a free
+port with a temporary store and a token), ``enrichd_config`` (its extra config tables; override
+it), ``enrichd_client``, ``enrichd_sandbox`` and ``canned_upstream``. docs/plugins.md shows them
+in use.
 """
 
 from __future__ import annotations
@@ -17,13 +23,50 @@ from typing import Any
 import msgspec
 import trio
 
+from ._testing_canned import Answer, BackgroundServer, CannedServer
+from ._testing_daemon import EnrichdDaemon, toml_document
 from .config import Config
 from .daemon._engine import resolve_sources
 from .daemon._sources import SourceActor
 from .intel import IntelConfig
 from .plugins import CaseStudy, Citation, ModuleError, Source, SourceNotConfigured, load_plugins
+from .sandbox import HttpRequest, HttpResponse, Reset, json_response
 
-__all__ = ["ModuleTestContext", "running_sources", "source_actors"]
+__all__ = [
+    "Answer",
+    "BackgroundServer",
+    "CannedServer",
+    "EnrichdDaemon",
+    "HttpRequest",
+    "HttpResponse",
+    "ModuleTestContext",
+    "Reset",
+    "json_response",
+    "running_sources",
+    "source_actors",
+    "toml_document",
+]
+
+try:
+    import pytest  # noqa: F401  (the fixtures need it; the helpers above do not)
+except ImportError:  # pragma: no cover - enrichd installed without its test extra
+    pass
+else:
+    from ._testing_fixtures import (
+        canned_upstream,
+        enrichd_client,
+        enrichd_config,
+        enrichd_daemon,
+        enrichd_sandbox,
+    )
+
+    __all__ += [
+        "canned_upstream",
+        "enrichd_client",
+        "enrichd_config",
+        "enrichd_daemon",
+        "enrichd_sandbox",
+    ]
 
 
 def source_actors(
@@ -33,9 +76,14 @@ def source_actors(
     disable: Sequence[str] = (),
 ) -> dict[str, SourceActor]:
     """An actor per installed source, configured from ``[sources.<name>]`` tables as the daemon
-    does it (defaults, secrets, each source's ``configure``); ``plugins`` adds plugin objects."""
+    does it (defaults, secrets, each source's ``configure``).
+
+    ``plugins`` adds ``(name, plugin)`` objects; an installed entry point of the same name is
+    not loaded then, so a plugin's tests pass the same whether or not it is installed.
+    """
     config = msgspec.convert({"sources": dict(sources)}, Config)
-    registry = load_plugins(disable=disable, extra_objects=plugins)
+    replaced = [name for name, _ in plugins]
+    registry = load_plugins(disable=[*disable, *replaced], extra_objects=plugins)
     return {
         name: SourceActor(spec, settings)
         for name, (spec, settings) in resolve_sources(registry, config).items()

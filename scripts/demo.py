@@ -70,16 +70,32 @@ def main(argv: list[str]) -> int:
             print("the daemon did not start; see its log above", file=sys.stderr)
             return 1
         try:
-            return _run(url, token)
+            return _run(url, token, sandbox="--sandbox" in argv)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
 
 
-def _run(url: str, token: str) -> int:
+def _builtin_modules(client: httpx.Client) -> list[str]:
+    """The built-in plugin's modules, saying which installed plugins' modules are left out."""
+    plugins = client.get("/healthz").json()["plugins"]
+    builtin = [m for p in plugins if p["name"] == "builtin" for m in p["modules"]]
+    others = [m for p in plugins if p["name"] != "builtin" for m in p["modules"]]
+    if others:
+        print(
+            f"\nleaving out {', '.join(others)}: the sandbox simulates only the built-in "
+            "upstreams, and sandbox mode disables every other source"
+        )
+    return builtin
+
+
+def _run(url: str, token: str, *, sandbox: bool) -> int:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30, trust_env=False) as client:
-        batch = client.post("/api/v1/enrich/batch", json={"domains": SAMPLE_DOMAINS}).json()
+        body: dict[str, object] = {"domains": SAMPLE_DOMAINS}
+        if sandbox:
+            body["modules"] = _builtin_modules(client)
+        batch = client.post("/api/v1/enrich/batch", json=body).json()
         print(f"\nbatch {batch['batch_id']}: {batch['queued_count']} jobs queued")
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:

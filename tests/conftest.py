@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
     """A config using only the fake plugin and a store under ``tmp_path``."""
     raw: dict[str, Any] = {
         "storage": {"path": str(tmp_path / "data")},
-        "plugins": {"disable": ["builtin"], "modules": ["tests.fakeplugin"]},
+        "plugins": {"disable": ["*"], "modules": ["tests.fakeplugin"]},
     }
     for key, value in sections.items():
         raw[key] = {**raw.get(key, {}), **value}
@@ -49,6 +51,41 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
 @pytest.fixture(autouse=True)
 def _reset_calls() -> None:
     fakeplugin.CALLS.clear()
+
+
+#: Names a test may resolve: loopback, and the reserved names that never resolve (RFC 6761).
+_LOCAL_NAMES = ("localhost", "127.0.0.1", "::1", "")
+_NEVER_RESOLVED = (".invalid", ".test", ".example", ".localhost")
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Fail any test whose code looks up a public host name: no test may reach the internet.
+
+    The lookup itself is refused as a resolver would refuse it (so the code under test takes its
+    ordinary error path), and the test fails at teardown naming the host.
+    """
+    real = socket.getaddrinfo
+    attempts: list[str] = []
+
+    def is_public(name: str) -> bool:
+        name = name.lower().rstrip(".")
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return name not in _LOCAL_NAMES and not name.endswith(_NEVER_RESOLVED)
+        return False
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host or "")
+        if is_public(name):
+            attempts.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve {name!r}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    yield
+    assert not attempts, f"the test tried to resolve public host names: {sorted(set(attempts))}"
 
 
 @pytest.fixture
@@ -140,4 +177,4 @@ async def canned(nursery: trio.Nursery) -> CannedServer:
 
 
 #: Config sections that load the built-in plugin instead of the fake one.
-BUILTIN = {"plugins": {"disable": [], "modules": []}}
+BUILTIN = {"plugins": {"disable": ["*"], "modules": ["enrichd.plugins.builtin"]}}

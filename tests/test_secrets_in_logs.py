@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +23,7 @@ import msgspec
 import pytest
 import trio
 
+from enrichd._logging import TextFormatter, extra_fields, setup_logging
 from enrichd.api import Authenticator, create_app
 from enrichd.config import Config
 from enrichd.daemon import Engine
@@ -51,6 +54,8 @@ def record_text(record: logging.LogRecord) -> str:
         parts.append(record.getMessage())
     if record.exc_info:
         parts.append(logging.Formatter().formatException(record.exc_info))
+    # Fields passed with extra= (the JSON format writes each one, "exc" tracebacks included).
+    parts.extend(f"{k}={v!r}" for k, v in extra_fields(record).items())
     parts.extend(str(x) for x in (record.exc_text, record.stack_info) if x)
     return "\n".join(parts)
 
@@ -104,6 +109,8 @@ def sources(base: str) -> dict[str, dict[str, Any]]:
     return {
         "similarweb": {"base_url": f"{base}/similarweb", "api_key": SIMILARWEB_KEY},
         "builtwith": {"base_url": f"{base}/builtwith", "api_key": BUILTWITH_KEY, "max_retries": 1},
+        # m02 falls back to the domain's homepage, which would be a real lookup of acme.com.
+        "homepage": {"enabled": False},
     }
 
 
@@ -152,7 +159,10 @@ async def run_scenario(
         def broken(**_: Any) -> Any:
             raise RuntimeError("store exploded")
 
-        monkeypatch.setattr(engine.store, "list_jobs", broken)
+        # Whichever of the store's listing methods the route uses.
+        for name in ("list_jobs", "list_job_heads"):
+            if hasattr(engine.store, name):
+                monkeypatch.setattr(engine.store, name, broken)
         crash = await client.get(f"/api/v1/enrich?token={API_TOKEN}", headers=good)
         assert crash.status_code == 500
         return (await status.get_data()).decode()
@@ -202,19 +212,36 @@ async def test_the_daemons_logging_keeps_http_client_urls_out(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With logging set up as ``enrichd serve --log-level debug`` does, library loggers included."""
-    from enrichd.cli import _setup_logging
-
+    """With logging set up as ``enrichd serve`` does at level debug, library loggers included,
+    and what the daemon's handler writes in either format."""
     libraries = ("httpx", "httpcore", "hpack", "h11", "hypercorn", "hypercorn.error", "trio")
     levels = {name: logging.getLogger(name).level for name in libraries}
+    written = io.StringIO()
+    handler = None
     try:
         caplog.set_level(logging.DEBUG)  # the root logger: every tree, at the daemon's levels
-        _setup_logging("debug")
-        await run_scenario(engine_factory, nursery, monkeypatch, quote=False)
+        handler = setup_logging("debug", "json", stream=written)
+        text = logging.StreamHandler(io.StringIO())
+        text.setFormatter(TextFormatter())
+        logging.getLogger().addHandler(text)
+        try:
+            await run_scenario(engine_factory, nursery, monkeypatch, quote=True)
+        finally:
+            logging.getLogger().removeHandler(text)
     finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
     assert leaks(caplog.records) == []
+    lines = written.getvalue().splitlines()
+    events = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert any(e.get("event") == "module.failed" for e in events)
+    assert any(e.get("event") == "source.error" for e in events)
+    assert any("exc" in e for e in events)  # the crashing request's traceback
+    for output in (written.getvalue(), text.stream.getvalue()):
+        assert output
+        assert [s for s in SECRETS if any(f in output for f in spellings(s))] == []
 
 
 async def test_no_secret_in_logs_through_hypercorn(

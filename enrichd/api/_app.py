@@ -18,10 +18,12 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from ..casestudies import CaseStudyInvalid, validate
 from ..daemon._engine import Engine, JobRequest
 from ..daemon._errors import Conflict, EngineError, Invalid, NotFound, Unavailable
+from ..daemon._metrics import CONTENT_TYPE_LATEST
 from ..daemon._records import IdempotencyRecord, Job
 from ..daemon._store import DeleteCaseStudy, PutCaseStudy, PutIdempotency
 from ..domains import InvalidDomain, normalize_domain
 from ..plugins._types import CaseStudy
+from ._asgi import LeanHTTPConnection
 from ._auth import Authenticator, hash_token
 from ._openapi import openapi_document
 from ._ratelimit import ClientRateLimiter, retry_after_header
@@ -136,9 +138,12 @@ def _int_param(name: str, default: int, low: int, high: int | None) -> int:
 
 
 OPENAPI_PATH = "/api/v1/openapi.json"
+#: Prometheus metrics: outside /api/v1 where scrapers look, but behind the token like the API.
+METRICS_PATH = "/metrics"
 DOCS_PATH = "/docs"
 #: Paths that need no token and spend no rate-limit budget.
-_PUBLIC = frozenset({"/healthz", OPENAPI_PATH, DOCS_PATH})
+_PUBLIC = frozenset({"/healthz", "/livez", OPENAPI_PATH, DOCS_PATH})
+_LIVE = b'{"status":"alive"}'
 #: The docs page may load nothing but itself and the OpenAPI document: it must work offline.
 _DOCS_CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -190,6 +195,7 @@ def _rate_limited(wait: float) -> Response:
 def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
     """The API application bound to ``engine``."""
     app = QuartTrio("enrichd")
+    app.asgi_http_class = LeanHTTPConnection
     app.config["MAX_CONTENT_LENGTH"] = engine.config.server.max_body_bytes
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
     # No redirects: "/enrich//costco.com" would otherwise get a 308 (an HTML body) to another
@@ -211,7 +217,7 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
             # Monitoring must see the daemon's state even while a client floods the API, and
             # the API's description holds nothing secret.
             return None
-        api = request.path.startswith("/api/")
+        api = request.path.startswith("/api/") or request.path == METRICS_PATH
         header = request.headers.get("Authorization")
         authenticated = api and auth.check(header) is not None
         refusal: Response | None = None
@@ -341,10 +347,31 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
             headers={"Content-Security-Policy": _DOCS_CSP},
         )
 
+    @app.get("/livez")
+    async def livez() -> Response:
+        # Liveness only: the process serves HTTP. Nothing is read, so a probe (or a benchmark's
+        # reference request) costs the framework's minimum; /healthz says whether it is ready.
+        return Response(_LIVE, content_type="application/json")
+
+    @app.get(METRICS_PATH)
+    async def metrics() -> Response:
+        """Prometheus metrics in the text exposition format."""
+        return Response(engine.metrics.render(), content_type=CONTENT_TYPE_LATEST)
+
     @app.get("/healthz")
     async def healthz() -> Response:
+        # A failed plugin is reported here, not fatal: the daemon serves the other plugins, and
+        # a module's unexpected exceptions (plugin_error) are counted against its plugin.
         plugins = [
-            {"name": p.name, "status": p.status, "error": p.error} for p in engine.registry.plugins
+            {
+                "name": p.name,
+                "status": p.status,
+                "error": p.error,
+                "modules": p.modules,
+                "runtime_errors": p.runtime_errors,
+                "last_runtime_error": p.last_runtime_error,
+            }
+            for p in engine.registry.plugins
         ]
         return json_response(
             {
@@ -379,7 +406,7 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
             )
         limit = _int_param("limit", 50, 1, 100)
         offset = _int_param("offset", 0, 0, None)
-        jobs, total = engine.store.list_jobs(
+        jobs, total = engine.store.list_job_heads(
             domain=domain, status=status, limit=limit, offset=offset
         )
         return json_response(
@@ -472,7 +499,7 @@ def create_app(engine: Engine, auth: Authenticator) -> QuartTrio:
     @app.get("/api/v1/enrich/<domain>/status")
     async def status(domain: str) -> Response:
         job = _find(domain)
-        return json_response(job_status(job, engine.store.outputs(job.job_id), engine.clock()))
+        return json_response(job_status(job, engine.store.output_heads(job.job_id), engine.clock()))
 
     @app.get("/api/v1/enrich/<domain>/results")
     async def results(domain: str) -> Response:

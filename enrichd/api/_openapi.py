@@ -139,11 +139,30 @@ def _operation(
 _COMMON = ("401", "429", "503")
 
 
+def _metrics_operation() -> dict[str, Any]:
+    """``GET /metrics``: Prometheus's text format rather than JSON, behind the same token."""
+    op = _operation(
+        "Prometheus metrics: jobs, modules, sources, cache, store (docs/operations.md)",
+        ("200", None),
+        ("401", "429"),
+    )
+    op["responses"]["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    return op
+
+
 def _paths() -> dict[str, Any]:
     enrich = "/api/v1/enrich"
     cases = "/api/v1/case-studies"
     status_enum = {"type": "string", "enum": _JOB_STATUSES}
     return {
+        "/livez": {
+            "get": _operation(
+                "Liveness: the process answers HTTP (no readiness, no auth)",
+                ("200", None),
+                (),
+                secured=False,
+            )
+        },
         "/healthz": {
             "get": _operation(
                 "Readiness, queue depth, plugins and sources",
@@ -152,6 +171,7 @@ def _paths() -> dict[str, Any]:
                 secured=False,
             )
         },
+        "/metrics": {"get": _metrics_operation()},
         enrich: {
             "get": _operation(
                 "List jobs, newest first",

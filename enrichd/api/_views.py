@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .._time import iso
 from ..daemon._cache import FRESHNESS_ORDER, CachePolicy, freshness, ttl_remaining
-from ..daemon._records import MODULE_DONE, Batch, CacheEntry, Job, JobHead, ModuleOutput
+from ..daemon._records import (
+    MODULE_DONE,
+    Batch,
+    CacheEntry,
+    Job,
+    JobHead,
+    ModuleOutput,
+    OutputHead,
+)
 from ..plugins._types import CaseStudy
 from ._schemas import (
     BatchJobView,
@@ -55,7 +65,9 @@ def job_created(job: Job) -> JobCreated:
     )
 
 
-def job_status(job: Job, outputs: dict[str, ModuleOutput], now: float) -> JobStatusResponse:
+def job_status(
+    job: Job, outputs: Mapping[str, ModuleOutput | OutputHead], now: float
+) -> JobStatusResponse:
     """The status response: per wave, per module, and the errors."""
     waves: list[WaveView] = []
     for wave in sorted({s.wave for s in job.module_states.values()}):

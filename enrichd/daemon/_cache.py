@@ -6,7 +6,7 @@ from typing import Literal
 
 from ..config import CacheConfig, ConfigError, parse_duration
 from ..plugins._manager import Registry
-from ._records import CacheEntry
+from ._records import CacheEntry, CacheHead
 
 Freshness = Literal["fresh", "stale", "expired", "missing"]
 
@@ -52,7 +52,7 @@ class CachePolicy:
             self.stale_window[module_id] = window
 
 
-def freshness(entry: CacheEntry | None, now: float) -> Freshness:
+def freshness(entry: CacheEntry | CacheHead | None, now: float) -> Freshness:
     """``fresh`` until the entry's last stale window, ``stale`` in it, ``expired`` after the TTL.
 
     An entry invalidated because a module it was derived from changed is ``stale`` at best.
@@ -72,7 +72,7 @@ def ttl_remaining(entry: CacheEntry, now: float) -> int:
     return max(0, int(entry.fetched_at + entry.ttl_seconds - now))
 
 
-def is_hit(entry: CacheEntry | None, now: float) -> bool:
+def is_hit(entry: CacheEntry | CacheHead | None, now: float) -> bool:
     """Whether a job without ``force`` may take this entry instead of running the module."""
     return (
         entry is not None and not entry.invalidated and freshness(entry, now) in ("fresh", "stale")

@@ -43,6 +43,29 @@ class TokenBucket:
         self._paused_until = -math.inf
         self._lock = trio.Lock()
 
+    def retune(self, rate: float, burst: int) -> None:
+        """Take a new rate and burst (a configuration reload), keeping the bucket's state.
+
+        The tokens available carry over, capped at the new burst (a reload is no reason for a
+        fresh burst, nor for forgetting the calls just made), and a Retry-After pause still
+        holds. A caller already waiting for a token rechecks once its current wait ends.
+        """
+        if not rate > 0 or math.isinf(rate):
+            raise ValueError(f"rate must be a positive finite number of calls per second: {rate!r}")
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1: {burst!r}")
+        # GCRA keeps a theoretical arrival time, not a token count: convert through the count.
+        now = trio.current_time()
+        debt = max(0.0, self._tat - now) / self._interval
+        available = min(float(burst), max(0.0, self.burst - debt))
+        self.rate = rate
+        self.burst = burst
+        self._interval = 1.0 / rate
+        self._tolerance = self._interval * (burst - 1)
+        self._tat = now + (burst - available) * self._interval
+        if self._paused_until > now:
+            self._tat = max(self._tat, self._paused_until + self._tolerance)
+
     @property
     def paused_until(self) -> float:
         """The trio-clock time before which nobody is admitted (``-inf`` when not paused)."""

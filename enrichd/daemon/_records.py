@@ -120,6 +120,15 @@ class CacheEntry(msgspec.Struct, kw_only=True):
     invalidated: bool = False
 
 
+class CacheHead(msgspec.Struct, kw_only=True):
+    """The part of a stored :class:`CacheEntry` that decides its freshness (no data)."""
+
+    fetched_at: float
+    ttl_seconds: int
+    stale_window_seconds: int
+    invalidated: bool = False
+
+
 class ModuleOutput(msgspec.Struct, kw_only=True):
     """A module's data as one job produced or took it: results stay stable per job."""
 
@@ -131,6 +140,12 @@ class ModuleOutput(msgspec.Struct, kw_only=True):
     source: str | None = None
     source_url: str | None = None
     citations: list[Citation] = msgspec.field(default_factory=list)
+
+
+class OutputHead(msgspec.Struct, kw_only=True):
+    """The part of a stored :class:`ModuleOutput` a status read shows: whether it is stale."""
+
+    stale: bool = False
 
 
 class SkippedDomain(msgspec.Struct, kw_only=True, frozen=True):

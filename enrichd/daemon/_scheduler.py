@@ -85,6 +85,16 @@ class Scheduler:
         )
         return self._idle and (self._wakeup.is_set() or not can_admit)
 
+    def set_max_concurrent(self, limit: int) -> None:
+        """Run at most ``limit`` jobs at once from now on (a configuration reload).
+
+        Running jobs are never stopped by a lower limit; a higher one admits queued jobs now.
+        """
+        self.max_concurrent = limit
+        # Wake the admission loop: with a higher limit, queued jobs can start now (and a loop
+        # left asleep while it could admit would read as hung to the systemd watchdog).
+        self._wakeup.set()
+
     def queued_ahead(self, priority: str) -> int:
         """How many waiting jobs would start before a new job of ``priority``."""
         return sum(self._rank_counts[: PRIORITY_RANK[priority] + 1])
@@ -245,7 +255,11 @@ class Scheduler:
         except Exception:
             # The supervisor records its own failures; this is a last line so one job's bug
             # cannot take the scheduler (and every other job) down with it.
-            log.exception("job %s: supervisor crashed", job_id)
+            log.exception(
+                "job %s: supervisor crashed",
+                job_id,
+                extra={"event": "job.crashed", "job_id": job_id},
+            )
         finally:
             self._running.pop(job_id, None)
             batch_id = self._running_batch.pop(job_id, None)

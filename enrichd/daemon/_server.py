@@ -6,8 +6,12 @@ outputs), HTTP requests that arrived before the signal finish normally, and the 
 once they have, within ``server.graceful_timeout_seconds`` plus a second. A second signal stops
 at once: exit status 130, with everything committed so far kept, as after a crash.
 
+Reloading: SIGHUP re-reads the configuration and applies what can change while running
+(``_reload.py``); jobs go on undisturbed, and an invalid file changes nothing.
+
 Under systemd (``Type=notify``, systemd/enrichd.service) the daemon sends ``READY=1`` once the API
-is bound, ``STOPPING=1`` when a stop begins, and ``WATCHDOG=1`` every half ``WatchdogSec`` while
+is bound (and again after each reload, which ``RELOADING=1`` announces), ``STOPPING=1`` when a
+stop begins, and ``WATCHDOG=1`` every half ``WatchdogSec`` while
 the store writer and the scheduler make progress (or wait idle): a hung one stops the pings, and
 systemd restarts the daemon.
 """
@@ -20,7 +24,7 @@ import logging
 import math
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -35,6 +39,7 @@ from ..config import Config, ConfigError
 from ..plugins._manager import load_plugins
 from ._engine import REQUEST_ARRIVED, Engine
 from ._notify import Notifier, watchdog_seconds
+from ._reload import ReloadRequests, serve_reloads
 from ._store import Store, StoreError
 
 if TYPE_CHECKING:
@@ -57,13 +62,15 @@ class ForcedStop(KeyboardInterrupt):
 
 
 class _StopRequest:
-    """What the signals asked for: the first one a graceful stop, a second one a forced stop."""
+    """What the signals asked for: the first one a graceful stop, a second one a forced stop;
+    SIGHUP a reload."""
 
     def __init__(self) -> None:
         self.requested = trio.Event()
         #: Cancelled by a forced stop; covers the engine and the HTTP server.
         self.scope = trio.CancelScope()
         self.forced = False
+        self.reloads = ReloadRequests()
 
 
 class _RequestTracker:
@@ -142,13 +149,38 @@ class DataDirLock:
             self._file = None
 
 
-def build_engine(config: Config, *, extra_plugins: Sequence[tuple[str, Any]] = ()) -> Engine:
-    """Load plugins, open the store and build the engine (no tasks started yet)."""
+def build_engine(
+    config: Config,
+    *,
+    extra_plugins: Sequence[tuple[str, Any]] = (),
+    sandbox_overrides: dict[str, dict[str, Any]] | None = None,
+) -> Engine:
+    """Load plugins, open the store and build the engine (no tasks started yet).
+
+    With ``sandbox_overrides`` (the settings pointing sources at the sandbox), every source the
+    sandbox does not simulate is disabled, and added to ``sandbox_overrides`` as such so that a
+    reload keeps it disabled: sandbox mode promises that nothing reaches the internet.
+    """
     registry = load_plugins(
         disable=config.plugins.disable,
         extra_modules=config.plugins.modules,
         extra_objects=extra_plugins,
     )
+    if sandbox_overrides is not None:
+        for name in registry.sources:
+            if name not in sandbox_overrides:
+                log.warning(
+                    "sandbox mode: source %r is not simulated by the sandbox and is disabled "
+                    "(its modules fail with source_not_configured); run without --sandbox to "
+                    "use it",
+                    name,
+                )
+                sandbox_overrides[name] = {"enabled": False}
+        # Only sources a plugin provides: a sandboxed upstream whose plugin is not loaded (the
+        # built-in one disabled, say) is no configuration error, at start or at a reload.
+        for name in [n for n in sandbox_overrides if n not in registry.sources]:
+            del sandbox_overrides[name]
+        config = with_source_overrides(config, sandbox_overrides)
     if not registry.modules:
         raise ConfigError("no enrichment modules are loaded: check [plugins] and the install")
     store = Store(config.storage.path, map_size=config.storage.map_size_mb * 1024 * 1024)
@@ -164,6 +196,7 @@ async def serve(
     *,
     extra_plugins: Sequence[tuple[str, Any]] = (),
     sandbox: SandboxOptions | None = None,
+    reload_config: Callable[[], Config] | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the daemon until SIGTERM or SIGINT; reports the bound URLs once listening.
@@ -171,7 +204,9 @@ async def serve(
     Returns after a graceful stop (the first signal); raises :class:`ForcedStop` after a forced
     one (a second signal). With ``sandbox``, the simulated upstream APIs run in the same process
     and every source is pointed at them (``enrichd serve --sandbox``): no keys, no internet,
-    simulated data.
+    simulated data. ``reload_config`` reads the configuration again as start-up read it: each
+    SIGHUP applies what it returns (the sandbox still overriding the sources); without it,
+    SIGHUP is logged and ignored.
     """
     lock = DataDirLock(Path(config.storage.path))
     lock.acquire()
@@ -181,9 +216,16 @@ async def serve(
         async with trio.open_nursery() as outer:
             await outer.start(_watch_signals, stop, notifier)
             with stop.scope:
+                load = reload_config
+                overrides: dict[str, dict[str, Any]] | None = None
                 if sandbox is not None:
-                    config = await _start_sandbox(outer, config, sandbox)
-                await _serve_engine(config, extra_plugins, stop, notifier, task_status)
+                    overrides = await _start_sandbox(outer, sandbox)
+                    if load is not None:
+                        # build_engine adds the sources it disables: a reload reads them too.
+                        load = partial(_load_with_overrides, load, overrides)
+                await _serve_engine(
+                    config, extra_plugins, stop, notifier, task_status, load, overrides
+                )
             outer.cancel_scope.cancel(reason="daemon stopped")
     finally:
         lock.release()
@@ -192,7 +234,10 @@ async def serve(
         raise ForcedStop
 
 
-async def _start_sandbox(nursery: trio.Nursery, config: Config, options: SandboxOptions) -> Config:
+async def _start_sandbox(
+    nursery: trio.Nursery, options: SandboxOptions
+) -> dict[str, dict[str, Any]]:
+    """Start the sandbox; the source settings that point at it."""
     from ..sandbox import Sandbox
 
     box = Sandbox(options)
@@ -202,7 +247,14 @@ async def _start_sandbox(nursery: trio.Nursery, config: Config, options: Sandbox
         "results are simulated data, not real company facts",
         url,
     )
-    return with_source_overrides(config, box.source_overrides(url))
+    return box.source_overrides(url)
+
+
+def _load_with_overrides(
+    load: Callable[[], Config], overrides: dict[str, dict[str, Any]]
+) -> Config:
+    """The configuration ``load`` reads, still pointing at the sandbox after a reload."""
+    return with_source_overrides(load(), overrides)
 
 
 def with_source_overrides(config: Config, overrides: dict[str, dict[str, Any]]) -> Config:
@@ -219,10 +271,12 @@ async def _serve_engine(
     stop: _StopRequest,
     notifier: Notifier,
     task_status: trio.TaskStatus[list[str]],
+    load: Callable[[], Config] | None = None,
+    sandbox_overrides: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     from ..api import Authenticator, create_app
 
-    engine = build_engine(config, extra_plugins=extra_plugins)
+    engine = build_engine(config, extra_plugins=extra_plugins, sandbox_overrides=sandbox_overrides)
     try:
         auth = Authenticator(config, engine.store)
         if not auth.has_tokens():
@@ -258,7 +312,9 @@ async def _serve_engine(
             gc.collect()
             gc.freeze()
             task_status.started(binds)
-            notifier.notify(READY=1, STATUS=f"listening on {' '.join(binds)}")
+            status = f"listening on {' '.join(binds)}"
+            notifier.notify(READY=1, STATUS=status)
+            nursery.start_soon(serve_reloads, stop.reloads, engine, load, notifier, status)
             interval = watchdog_seconds()
             if notifier.enabled and interval is not None:
                 actors = (("store writer", engine.writer), ("scheduler", engine.scheduler))
@@ -356,22 +412,35 @@ async def _watchdog(
         marks = [actor.heartbeat for _, actor in actors]
 
 
+def _reload_requested(stop: _StopRequest) -> None:
+    if stop.requested.is_set():
+        log.info("received SIGHUP while stopping: not reloading the configuration")
+    else:
+        log.info("received SIGHUP: reloading the configuration")
+        stop.reloads.request()
+
+
 async def _watch_signals(
     stop: _StopRequest,
     notifier: Notifier,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """The first SIGTERM or SIGINT asks for a graceful stop, a second one for a forced stop.
+    """The first SIGTERM or SIGINT asks for a graceful stop, a second one for a forced stop;
+    SIGHUP asks for a reload of the configuration.
 
     A forced stop cancels everything; what was handed to the store writer is still committed.
     Should even that hang (a stalled disk), the process exits after
     :data:`FORCED_STOP_SECONDS`: committed LMDB transactions are durable whatever happens.
     """
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    # SIGHUP is caught from the start: its default action would end the process.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         task_status.started()
         async for signum in signals:
             name = signal.Signals(signum).name
+            if signum == signal.SIGHUP:
+                _reload_requested(stop)
+                continue
             if not stop.requested.is_set():
                 log.info("received %s: stopping gracefully (send it again to stop at once)", name)
                 notifier.notify(STOPPING=1, STATUS=f"stopping gracefully ({name})")

@@ -21,15 +21,17 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncGenerator, Callable, Hashable, Mapping
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping
 from typing import Any, Final, Literal, cast
 from urllib.parse import quote, quote_plus
 
 import httpx
 import trio
 
+from enrichd import _logging
 from enrichd.config import ResolvedSource
 from enrichd.daemon._circuit import CircuitBreaker
+from enrichd.daemon._metrics import SourceMetrics, error_outcome, response_outcome
 from enrichd.daemon._ratelimit import DailyQuota, TokenBucket
 from enrichd.plugins._types import (
     Priority,
@@ -227,6 +229,36 @@ class _TooLarge(Exception):
     pass
 
 
+class _ClientSlot:
+    """One HTTP client of a source and how many attempts use it; a reload may replace it."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.users = 0
+        self.retired = False
+        #: Set once the slot is retired and no attempt uses it any more: time to close it.
+        self.unused = trio.Event()
+
+    def release(self) -> None:
+        self.users -= 1
+        self._check()
+
+    def retire(self) -> None:
+        self.retired = True
+        self._check()
+
+    def _check(self) -> None:
+        if self.retired and self.users == 0:
+            self.unused.set()
+
+
+#: Settings that take a new HTTP client (its base URL, pool size, timeout, or a transport that a
+#: source's ``wrap_transport`` builds from its options).
+_CLIENT_SETTINGS: Final = frozenset({"base_url", "max_concurrency", "timeout_seconds", "options"})
+#: Settings whose change gives a source whose key was refused another chance.
+_CREDENTIAL_SETTINGS: Final = frozenset({"api_key", "auth", "base_url"})
+
+
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), else ``None``.
 
@@ -269,6 +301,9 @@ class SourceActor:
         self.spec = spec
         self.settings = settings
         self.name = settings.name
+        #: The transport given to the constructor (``None``: httpx's own); a reload that needs a
+        #: new HTTP client wraps it again with the new settings.
+        self._raw_transport = transport
         self._transport = (
             spec.wrap_transport(settings, transport) if spec.wrap_transport else transport
         )
@@ -287,6 +322,14 @@ class SourceActor:
         self._inbox = _Inbox(max_waiting)
         self._inflight: dict[Hashable, _Call] = {}
         self._client: httpx.AsyncClient | None = None
+        # The HTTP client in use (a reload may replace it), the actor's nursery, and its workers
+        # by index (those waiting for a call, by their cancel scope), so a reload can resize.
+        self._slot: _ClientSlot | None = None
+        self._nursery: trio.Nursery | None = None
+        self._workers: set[int] = set()
+        self._idle_workers: dict[int, trio.CancelScope] = {}
+        # Keys a reload replaced: calls sent with them may still answer, and must be redacted.
+        self._retired_keys: list[str] = []
         self._started = False
         self._closed = False
         self.observed_latency: float | None = None
@@ -297,6 +340,8 @@ class SourceActor:
         """Upstream attempts that failed: transport error, timeout, 429, 5xx, oversized body."""
         self.in_flight = 0
         """Calls a worker is handling right now."""
+        self.metrics = SourceMetrics.detached(self.name)
+        """Counters of attempts and rate-limit waits; the engine swaps in its registry's."""
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -320,11 +365,12 @@ class SourceActor:
         self.key_refused = message
         log.error(
             "source %s disabled: the upstream refused its key (%s); fix [sources.%s] api_key "
-            "(or ENRICHD_%s_API_KEY) and restart enrichd",
+            "(or ENRICHD_%s_API_KEY) and reload (SIGHUP, systemctl reload enrichd) or restart",
             self.name,
             self._redact(message),
             self.name,
             self.name.upper(),
+            extra={**_logging.bound(), "event": "source.disabled", "source": self.name},
         )
 
     def why_not_configured(self) -> str:
@@ -333,7 +379,7 @@ class SourceActor:
         if self.key_refused is not None:
             return (
                 f"disabled because the upstream refused its key ({self._redact(self.key_refused)});"
-                f" fix [sources.{self.name}] api_key and restart"
+                f" fix [sources.{self.name}] api_key and reload or restart enrichd"
             )
         if not s.enabled:
             return f"[sources.{self.name}] enabled is false"
@@ -348,6 +394,56 @@ class SourceActor:
         """Requests waiting in the inbox for a worker."""
         return len(self._inbox)
 
+    def reconfigure(self, settings: ResolvedSource) -> list[str]:
+        """Apply new settings (a configuration reload); returns the names of those that changed.
+
+        Nothing in flight is dropped: an attempt being sent finishes on the old settings (its
+        client, key and timeout), queued calls and retries use the new ones. The rate limiter
+        keeps its available tokens (capped at the new burst) and any Retry-After pause, the daily
+        quota keeps today's count, the circuit keeps its state unless the base URL changed. A new
+        key (or base URL) re-enables a source whose key the upstream refused.
+        """
+        old = self.settings
+        changed = [
+            name for name in old.__struct_fields__ if getattr(old, name) != getattr(settings, name)
+        ]
+        if not changed:
+            return []
+        if old.api_key and old.api_key != settings.api_key:
+            self._retired_keys.append(old.api_key)
+        self.settings = settings
+        if {"rate_per_second", "burst"} & set(changed):
+            self.bucket.retune(settings.rate_per_second, settings.burst)
+        self.quota.limit = settings.daily_quota
+        if "base_url" in changed:
+            # Failures of the old upstream say nothing about the new one.
+            self.circuit = CircuitBreaker(
+                settings.circuit_failure_threshold, settings.circuit_reset_seconds
+            )
+        self.circuit.threshold = settings.circuit_failure_threshold
+        self.circuit.reset_seconds = settings.circuit_reset_seconds
+        if {"base_url", "options"} & set(changed):
+            # Session state (Yahoo's crumb, cached lookups) belongs to the old upstream.
+            self.state.clear()
+        if self.key_refused is not None and _CREDENTIAL_SETTINGS & set(changed):
+            self.key_refused = None
+            log.info(
+                "source %s enabled again: its credentials changed",
+                self.name,
+                extra={"event": "source.enabled", "source": self.name},
+            )
+        if _CLIENT_SETTINGS & set(changed):
+            self._transport = (
+                self.spec.wrap_transport(settings, self._raw_transport)
+                if self.spec.wrap_transport
+                else self._raw_transport
+            )
+            if self._nursery is not None:
+                self._install_client()
+        if self._nursery is not None:
+            self._resize_workers()
+        return changed
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -356,35 +452,20 @@ class SourceActor:
             raise RuntimeError(f"source actor {self.name!r} can only run once")
         self._started = True
         try:
-            async with httpx.AsyncClient(
-                base_url=self.settings.base_url,
-                transport=self._transport,
-                cookies=None if self.spec.keep_cookies else _no_cookies(),
-                # The targets are configured, not user-supplied, but proxies from the environment
-                # and redirects could still carry an API key somewhere unexpected.
-                trust_env=False,
-                follow_redirects=False,
-                # As many pooled connections as workers: httpx's default pool of 100 would make a
-                # source with more workers queue inside httpcore, where waiting gets costly.
-                limits=httpx.Limits(
-                    max_connections=max(1, self.settings.max_concurrency),
-                    max_keepalive_connections=max(1, self.settings.max_concurrency),
-                ),
-                timeout=self.settings.timeout_seconds,
-                headers={"User-Agent": self._user_agent},
-            ) as client:
-                self._client = client
-                try:
-                    async with trio.open_nursery() as nursery:
-                        for i in range(max(1, self.settings.max_concurrency)):
-                            nursery.start_soon(self._worker, name=f"source:{self.name}:worker-{i}")
-                        task_status.started()
-                except BaseExceptionGroup as group:
-                    crashed, _ = group.split(Exception)
-                    if crashed is None:
-                        raise  # only cancellation: let the scope that cancelled us catch it
-                    raise SourceActorCrashed(f"source actor {self.name!r} crashed") from group
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    self._install_client()
+                    self._resize_workers()
+                    task_status.started()
+            except BaseExceptionGroup as group:
+                crashed, _ = group.split(Exception)
+                if crashed is None:
+                    raise  # only cancellation: let the scope that cancelled us catch it
+                raise SourceActorCrashed(f"source actor {self.name!r} crashed") from group
         finally:
+            self._nursery = None
+            self._slot = None
             self._client = None
             self._closed = True
             for call in self._inbox.close():
@@ -393,6 +474,74 @@ class SourceActor:
 
     def _stopped_error(self) -> SourceError:
         return SourceError(self.name, "source_stopped", f"source {self.name!r} has stopped")
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.settings.base_url,
+            transport=self._transport,
+            cookies=None if self.spec.keep_cookies else _no_cookies(),
+            # The targets are configured, not user-supplied, but proxies from the environment
+            # and redirects could still carry an API key somewhere unexpected.
+            trust_env=False,
+            follow_redirects=False,
+            # As many pooled connections as workers: httpx's default pool of 100 would make a
+            # source with more workers queue inside httpcore, where waiting gets costly.
+            limits=httpx.Limits(
+                max_connections=max(1, self.settings.max_concurrency),
+                max_keepalive_connections=max(1, self.settings.max_concurrency),
+            ),
+            timeout=self.settings.timeout_seconds,
+            headers={"User-Agent": self._user_agent},
+        )
+
+    def _install_client(self) -> None:
+        """Send from now on through a new client built from the current settings.
+
+        The previous client stays open until the attempts using it have ended, then closes.
+        """
+        assert self._nursery is not None, "only while the actor runs"
+        slot = _ClientSlot(self._new_client())
+        previous, self._slot = self._slot, slot
+        self._client = slot.client
+        self._nursery.start_soon(self._keep_client, slot, name=f"source:{self.name}:client")
+        if previous is not None:
+            previous.retire()
+
+    async def _keep_client(self, slot: _ClientSlot) -> None:
+        """Own ``slot``'s client: close it once replaced and unused, or when the actor stops."""
+        try:
+            await slot.unused.wait()
+        finally:
+            # A transport given to the constructor is shared by every client: only the last one
+            # closes it, as the actor's single client always did.
+            if self._raw_transport is None or not slot.retired:
+                await slot.client.aclose()
+
+    @contextlib.contextmanager
+    def _lease_client(self) -> Iterator[httpx.AsyncClient]:
+        """The current client, kept open (even if a reload replaces it) until the block ends."""
+        slot = self._slot
+        assert slot is not None, "workers only run inside run()"
+        slot.users += 1
+        try:
+            yield slot.client
+        finally:
+            slot.release()
+
+    def _resize_workers(self) -> None:
+        """Run ``max_concurrency`` workers: start missing ones, stop idle surplus ones.
+
+        A surplus worker handling a call finishes it first, then stops.
+        """
+        assert self._nursery is not None, "only while the actor runs"
+        target = max(1, self.settings.max_concurrency)
+        for i in range(target):
+            if i not in self._workers:
+                self._workers.add(i)
+                self._nursery.start_soon(self._worker, i, name=f"source:{self.name}:worker-{i}")
+        for i, idle in self._idle_workers.items():
+            if i >= target:
+                idle.cancel(reason="fewer workers after a configuration reload")
 
     # -- the request API -----------------------------------------------------------------------
 
@@ -452,7 +601,29 @@ class SourceActor:
             call.waiters -= 1
             if call.waiters == 0 and not call.done.is_set():
                 self._abandon(call)
-        return call.outcome()
+        try:
+            return call.outcome()
+        except SourceError as exc:
+            self._log_error(exc)
+            raise
+
+    def _log_error(self, error: SourceError) -> None:
+        """One record per failed call and caller, in the caller's task: so it names the job."""
+        if error.code == "source_stopped":
+            return  # the daemon is stopping: not the upstream's doing
+        log.warning(
+            "source %s: %s (%s)",
+            self.name,
+            self._redact(error.message),
+            error.code,
+            extra={
+                **_logging.bound(),
+                "event": "source.error",
+                "source": self.name,
+                "code": error.code,
+                "status_code": error.status_code,
+            },
+        )
 
     def _joinable(self, key: Hashable | None, rank: int) -> _Call | None:
         """An identical GET already queued or running, promoted to ``rank`` if need be."""
@@ -477,12 +648,25 @@ class SourceActor:
 
     # -- the workers ---------------------------------------------------------------------------
 
-    async def _worker(self) -> None:
-        while True:
-            try:
-                call = await self._inbox.get()
-            except _InboxClosed:
-                return
+    async def _worker(self, index: int = 0) -> None:
+        try:
+            await self._work(index)
+        finally:
+            self._workers.discard(index)
+
+    async def _work(self, index: int) -> None:
+        # The bound is read again before each call: a reload may lower it.
+        while index < max(1, self.settings.max_concurrency):
+            with trio.CancelScope() as idle:
+                self._idle_workers[index] = idle
+                try:
+                    call = await self._inbox.get()
+                except _InboxClosed:
+                    return
+                finally:
+                    del self._idle_workers[index]
+            if idle.cancelled_caught:
+                continue  # stopped while waiting, with no call taken
             call.state = "running"
             self.in_flight += 1
             try:
@@ -510,7 +694,8 @@ class SourceActor:
             throttled = 0
             while True:
                 await self._admit()
-                result = await self._attempt(call)
+                with self._lease_client() as client:
+                    result = await self._attempt(call, client)
                 # A 429 that says when to come back is flow control, not a failure: it does not
                 # spend the retry budget (the whole source waits), up to its own bound.
                 paced = not isinstance(result, SourceResponse) and result.retry_after is not None
@@ -543,6 +728,7 @@ class SourceActor:
         """Fail at once while the circuit is open; a half-open circuit admits one probe call."""
         now = trio.current_time()
         if not self.circuit.allow(now):
+            self.metrics.request("circuit_open")
             raise SourceError(
                 self.name,
                 "circuit_open",
@@ -567,6 +753,7 @@ class SourceActor:
                     self.name,
                     self.circuit.failures,
                     self.circuit.retry_in(trio.current_time()),
+                    extra={"event": "source.circuit_opened", "source": self.name},
                 )
         else:
             # Any answer, even a 4xx or a 429, shows the upstream is up.
@@ -574,8 +761,10 @@ class SourceActor:
 
     async def _admit(self) -> None:
         """Wait for the rate limiter and count the call against the daily quota."""
-        wait = self.bucket.paused_until - trio.current_time()
+        started = trio.current_time()
+        wait = self.bucket.paused_until - started
         if wait > _MAX_PAUSE_WAIT:
+            self.metrics.request("rate_limited")
             raise SourceError(
                 self.name,
                 "rate_limited",
@@ -586,11 +775,16 @@ class SourceActor:
         if self.quota.remaining == 0:
             raise self._quota_error()
         await self.bucket.acquire()
+        waited = trio.current_time() - started
+        if waited > 0:
+            self.metrics.waited(waited)
         # Checked again: other workers may have used up the quota while this one waited.
         if not self.quota.try_take():
             raise self._quota_error()
 
     def _quota_error(self) -> SourceError:
+        """The error of a call the daily quota stops (counted here: only raised ones are built)."""
+        self.metrics.request("quota_exhausted")
         resets = dt.datetime.fromtimestamp(self.quota.resets_at(), dt.UTC)
         return SourceError(
             self.name,
@@ -616,15 +810,14 @@ class SourceActor:
                 request.url = request.url.copy_add_param(name, key)
         return request
 
-    async def _attempt(self, call: _Call) -> SourceResponse | _Attempt:
-        client = self._client
-        assert client is not None, "workers only run inside run()"
+    async def _attempt(self, call: _Call, client: httpx.AsyncClient) -> SourceResponse | _Attempt:
         try:
             request = self._build(client, call)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
             error = SourceError(
                 self.name, "invalid_request", self._redact(f"cannot build the request: {exc}")
             )
+            self.metrics.request("invalid_request")
             return _Attempt(error, retryable=False)
         what = f"{call.method} {self._redact(str(request.url))}"
         self.requests_total += 1
@@ -678,9 +871,11 @@ class SourceActor:
             failure = self._timeout_failure(what)
         if failure is not None:
             self.errors_total += 1
+            self.metrics.request(error_outcome(failure.error.code, failure.error.status_code))
             return failure
         elapsed = trio.current_time() - started
         self._observe(elapsed)
+        self.metrics.request(response_outcome(response.status_code))
         return SourceResponse(
             status_code=response.status_code,
             headers={k.lower(): v for k, v in response.headers.items()},
@@ -722,10 +917,9 @@ class SourceActor:
 
     def _redact(self, text: str) -> str:
         """``text`` with the API key (raw or URL-encoded) replaced, for messages and URLs."""
-        key = self.settings.api_key
-        if not key:
-            return text
-        for form in sorted({key, quote(key, safe=""), quote_plus(key)}, key=len, reverse=True):
+        keys = [k for k in (self.settings.api_key, *self._retired_keys) if k]
+        forms = {form for key in keys for form in (key, quote(key, safe=""), quote_plus(key))}
+        for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, _REDACTED)
         return text
 

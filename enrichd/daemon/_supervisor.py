@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from .. import _logging
 from .._time import iso
 from ..intel import IntelConfig
 from ..plugins._types import (
@@ -159,7 +160,13 @@ class JobSupervisor:
             job.status = "failed"
             job.completed_at = now
             job.message = exc.message
-        log.error("job %s %s: %s", job.job_id, job.status, exc.message)
+        log.error(
+            "job %s %s: %s",
+            job.job_id,
+            job.status,
+            exc.message,
+            extra=_job_event(job, error="storage_error"),
+        )
         self.engine.release_domain(job.job_id, job.domain)
         self.engine.scheduler.cancel_running(job.job_id, reason="storage failure")
         self.engine.writer.hold(PutJob.of(job))
@@ -188,7 +195,13 @@ class JobSupervisor:
         if job.started_at is None:
             job.started_at = self._now()
         await self._save()
-        log.info("job %s started (%s, %d modules)", job.job_id, job.domain, len(job.modules))
+        log.info(
+            "job %s started (%s, %d modules)",
+            job.job_id,
+            job.domain,
+            len(job.modules),
+            extra=_job_event(job),
+        )
 
         with cancel_scope:
             async with trio.open_nursery() as nursery:
@@ -293,9 +306,13 @@ class JobSupervisor:
                 state.source = entry.source
                 state.source_url = entry.source_url
                 await self._save_result(PutOutput.of(job.job_id, mid, output))
+                engine.metrics.cache_hit(mid)
                 self._wake()
                 return
+            engine.metrics.cache_miss(mid)
 
+        # The module's own task: its records (and its sources' errors) name it.
+        _logging.bind(module_id=mid)
         state.status = "running"
         state.started_at = now
         await self._save()
@@ -306,9 +323,9 @@ class JobSupervisor:
             with trio.fail_after(engine.config.jobs.module_timeout_seconds):
                 result = await spec.run(ctx)
             if not isinstance(result, ModuleResult):
-                raise ModuleError(
-                    "plugin_error", f"{mid}.run returned {type(result).__name__}, not ModuleResult"
-                )
+                message = f"{mid}.run returned {type(result).__name__}, not ModuleResult"
+                engine.registry.record_runtime_error(mid, message)
+                raise ModuleError("plugin_error", message)
         except trio.TooSlowError:
             self._fail(state, "timeout", f"{mid} did not finish within the module timeout", None)
         except ModuleError as exc:
@@ -318,22 +335,48 @@ class JobSupervisor:
         except Exception as exc:
             # A module's bug must not take its siblings down; it is reported, not raised.
             log.error(
-                "job %s: module %s raised:\n%s",
+                "job %s: module %s raised %s",
                 job.job_id,
                 mid,
-                engine.redact(traceback.format_exc()),
+                engine.redact(f"{type(exc).__name__}: {exc}"),
+                extra={
+                    "event": "module.crashed",
+                    "job_id": job.job_id,
+                    "domain": job.domain,
+                    "module_id": mid,
+                    "exc": engine.redact(traceback.format_exc()),
+                },
             )
+            # /healthz shows it to anyone: no source key may be in it.
+            engine.registry.record_runtime_error(mid, engine.redact(f"{type(exc).__name__}: {exc}"))
             self._fail(state, "plugin_error", f"{type(exc).__name__}: {exc}", None)
         finished = self._now()
         state.finished_at = finished
         state.duration_seconds = round(trio.current_time() - t0, 3)
+        served_by = result.source if result is not None else state.source
+        engine.metrics.module_ran(
+            mid, served_by or (spec.sources[0] if spec.sources else None), state.duration_seconds
+        )
         if result is None:
+            engine.metrics.module_failed(mid, state.error_code or "unknown")
             entry = engine.store.get_cache(job.domain, mid)
             if entry is not None and not entry.invalidated:
                 await self._serve_stale(state, entry)
                 return
             log.warning(
-                "job %s: %s failed: %s %s", job.job_id, mid, state.error_code, state.error_message
+                "job %s: %s failed: %s %s",
+                job.job_id,
+                mid,
+                state.error_code,
+                state.error_message,
+                extra={
+                    "event": "module.failed",
+                    "job_id": job.job_id,
+                    "domain": job.domain,
+                    "module_id": mid,
+                    "code": state.error_code,
+                    "source": state.source,
+                },
             )
             await self._save()
             self._wake()
@@ -393,7 +436,19 @@ class JobSupervisor:
             f"refetch failed ({state.error_code}: {state.error_message}); serving the data "
             f"fetched at {when}"
         )
-        log.warning("job %s: %s %s", job.job_id, state.module_id, warning)
+        log.warning(
+            "job %s: %s %s",
+            job.job_id,
+            state.module_id,
+            warning,
+            extra={
+                "event": "module.stale",
+                "job_id": job.job_id,
+                "domain": job.domain,
+                "module_id": state.module_id,
+                "code": state.error_code,
+            },
+        )
         output = _output_from_cache(entry, self._now())
         output.stale = True
         self.outputs[state.module_id] = output
@@ -429,7 +484,18 @@ class JobSupervisor:
         # job finished can start the next one at once.
         self.engine.release_domain(job.job_id, job.domain)
         await self._save()
-        log.info("job %s %s (%s)", job.job_id, job.status, job.domain)
+        bad = sorted(m for m, s in job.module_states.items() if s.status in ("failed", "skipped"))
+        log.info(
+            "job %s %s (%s)",
+            job.job_id,
+            job.status,
+            job.domain,
+            extra=_job_event(
+                job,
+                duration_seconds=_elapsed(job),
+                failed_modules=bad or None,
+            ),
+        )
 
     async def _checkpoint(self) -> None:
         """The daemon is stopping: write the job back as queued, for the next start to resume.
@@ -446,7 +512,12 @@ class JobSupervisor:
         # Shielded: the shutdown's cancel brought us here; the writer stops only after every job.
         with trio.CancelScope(shield=True):
             await self._save()
-        log.info("job %s checkpointed as queued for the next start (%s)", job.job_id, job.domain)
+        log.info(
+            "job %s checkpointed as queued for the next start (%s)",
+            job.job_id,
+            job.domain,
+            extra=_job_event(job, event="job.checkpointed"),
+        )
 
     async def _finish_cancelled(self) -> None:
         job = self.job
@@ -455,7 +526,23 @@ class JobSupervisor:
         # Shielded: the cancel that brought us here must not stop us recording it.
         with trio.CancelScope(shield=True):
             await self._save()
-        log.info("job %s cancelled (%s)", job.job_id, job.domain)
+        log.info("job %s cancelled (%s)", job.job_id, job.domain, extra=_job_event(job))
+
+
+def _job_event(job: Job, *, event: str | None = None, **fields: Any) -> dict[str, Any]:
+    """The ``extra=`` of a job transition's record: ``job.<status>``, the job id and domain."""
+    return {
+        "event": event or f"job.{job.status}",
+        "job_id": job.job_id,
+        "domain": job.domain,
+        **fields,
+    }
+
+
+def _elapsed(job: Job) -> float | None:
+    if job.started_at is None or job.completed_at is None:
+        return None
+    return round(job.completed_at - job.started_at, 3)
 
 
 def _mark_simulated(result: ModuleResult) -> None:

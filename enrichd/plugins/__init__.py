@@ -28,6 +28,7 @@ from ._types import (
     SourceResponse,
     SourceSpec,
     all_dependencies,
+    module_options,
 )
 from .hookspecs import hookimpl, hookspec
 
@@ -61,4 +62,5 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "load_plugins",
+    "module_options",
 ]

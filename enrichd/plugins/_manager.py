@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
 import msgspec
 import pluggy
 
+from ..config import ConfigError
 from . import hookspecs
 from ._types import (
     MODULE_ID_RE,
@@ -20,6 +21,7 @@ from ._types import (
     SearchProvider,
     SourceSpec,
     all_dependencies,
+    options_error,
 )
 
 log = logging.getLogger("enrichd.plugins")
@@ -44,6 +46,10 @@ class PluginInfo(msgspec.Struct, kw_only=True):
     error: str | None = None
     sources: list[str] = msgspec.field(default_factory=list)
     modules: list[str] = msgspec.field(default_factory=list)
+    #: How many times one of its modules raised an unexpected exception (``plugin_error``)
+    #: since the daemon started, and the last such error.
+    runtime_errors: int = 0
+    last_runtime_error: str | None = None
 
 
 class Registry:
@@ -62,10 +68,34 @@ class Registry:
         self.modules = dict(sorted(modules.items(), key=lambda kv: (kv[1].wave, kv[0])))
         self.plugins = plugins
         self.waves = sorted({m.wave for m in self.modules.values()})
+        #: Module id -> the plugin that provides it.
+        self.owner: dict[str, PluginInfo] = {m: p for p in plugins for m in p.modules}
         self.dependents: dict[str, set[str]] = {m: set() for m in self.modules}
         for spec in self.modules.values():
             for dep in all_dependencies(spec):
                 self.dependents[dep].add(spec.id)
+
+    def record_runtime_error(self, module_id: str, message: str) -> None:
+        """Count a ``plugin_error`` of ``module_id`` against its plugin (``/healthz``)."""
+        info = self.owner.get(module_id)
+        if info is not None:
+            info.runtime_errors += 1
+            info.last_runtime_error = f"{module_id}: {message}"
+
+    def check_module_options(self, tables: Mapping[str, Mapping[str, Any]]) -> None:
+        """Check each ``[modules.<id>]`` table against its module's ``options_type``.
+
+        Raises :class:`~enrichd.config.ConfigError` naming the key, so a typo stops start-up
+        rather than failing every job of that module.
+        """
+        for module_id, table in tables.items():
+            spec = self.modules.get(module_id)
+            if spec is None or spec.options_type is None:
+                continue
+            try:
+                msgspec.convert(dict(table), spec.options_type)
+            except msgspec.ValidationError as exc:
+                raise ConfigError(options_error(f"modules.{module_id}", exc)) from None
 
     def with_dependencies(self, module_ids: Iterable[str]) -> set[str]:
         """``module_ids`` plus everything they depend on, transitively."""
@@ -146,7 +176,8 @@ def load_plugins(
     extra_modules: Sequence[str] = (),
     extra_objects: Sequence[tuple[str, Any]] = (),
 ) -> Registry:
-    """Load every ``enrichd`` entry point (minus ``disable``), ``extra_modules`` and objects.
+    """Load every ``enrichd`` entry point (minus ``disable``; ``"*"`` disables them all),
+    ``extra_modules`` and objects.
 
     A plugin that fails to import or whose hooks raise is recorded as failed and skipped; the
     daemon still starts. Contradictions between plugins (duplicate ids, dependency cycles,
@@ -155,7 +186,7 @@ def load_plugins(
     candidates: list[tuple[str, str, Any]] = []
     plugins: list[PluginInfo] = []
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in disable:
+        if ep.name in disable or "*" in disable:
             plugins.append(PluginInfo(name=ep.name, origin=ep.value, status="disabled"))
             continue
         candidates.append((ep.name, ep.value, ep))

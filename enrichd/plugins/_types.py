@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import msgspec
 
@@ -238,6 +238,9 @@ class ModuleSpec(msgspec.Struct, kw_only=True, frozen=True):
     ttl_seconds: int = 7 * 86400
     #: Length of the stale window at the end of the TTL; default ``min(7 days, ttl / 2)``.
     stale_window_seconds: int | None = None
+    #: A msgspec Struct type for the module's own keys in ``[modules.<id>]``: the daemon checks
+    #: the table against it at start-up, and ``module_options(ctx, T)`` returns it decoded.
+    options_type: type[msgspec.Struct] | None = None
 
 
 def all_dependencies(spec: ModuleSpec) -> tuple[str, ...]:
@@ -313,3 +316,32 @@ class SearchProvider(msgspec.Struct, kw_only=True, frozen=True):
     #: Sends ``query`` through ``source`` and returns the hits; raises ``SourceError`` subclasses.
     search: Callable[[Source, SearchQuery], Awaitable[list[SearchHit]]]
     homepage: str = ""
+
+
+OptionsT = TypeVar("OptionsT", bound=msgspec.Struct)
+
+
+def options_error(table: str, exc: msgspec.ValidationError) -> str:
+    """A msgspec error about table ``table`` (``modules.<id>``) as a message naming the key."""
+    message = str(exc)
+    unknown = re.match(r"Object contains unknown field `([^`]+)`", message)
+    at = re.search(r" - at `\$\.?([^`]*)`", message)
+    path = f"{table}.{at.group(1)}" if at and at.group(1) else table
+    if unknown:
+        return f"unknown key '{path}.{unknown.group(1)}'"
+    return f"{path}: {message.split(' - at ')[0]}"
+
+
+def module_options(ctx: ModuleContext, options_type: type[OptionsT]) -> OptionsT:
+    """The module's ``[modules.<id>]`` table decoded as ``options_type`` (defaults for keys
+    not set); raises ``ModuleError("invalid_options")`` naming the bad key.
+
+    When the module's spec declares ``options_type``, the daemon already refused a bad table at
+    start-up, so the error is only seen with hand-made contexts.
+    """
+    try:
+        return msgspec.convert(dict(ctx.options), options_type)
+    except msgspec.ValidationError as exc:
+        raise ModuleError(
+            "invalid_options", options_error(f"modules.{ctx.module_id}", exc)
+        ) from None

@@ -220,6 +220,17 @@ async def test_healthz_needs_no_token(mock_clock: Any, client: Any) -> None:
     assert reply.body["status"] == "ok"
 
 
+async def test_livez_answers_alive_even_while_stopping(
+    mock_clock: Any, client: Any, engine: Engine
+) -> None:
+    reply = await call(client, "GET", "/livez", auth=False)
+    assert (reply.status, reply.body) == (200, {"status": "alive"})
+    engine.stopping = True
+    assert (await call(client, "GET", "/healthz", auth=False)).status == 503
+    reply = await call(client, "GET", "/livez", auth=False)
+    assert (reply.status, reply.body) == (200, {"status": "alive"})
+
+
 # ---------------------------------------------------------------------------------------------
 # Start
 

@@ -70,9 +70,7 @@ def _app_operations(client: Any) -> set[tuple[str, str]]:
     operations = set()
     for rule in client.app.url_map.iter_rules():
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
-        if path in (DOCS, OPENAPI_PATH):
-            continue
-        if not (path.startswith("/api/v1/") or path == "/healthz"):
+        if path in (DOCS, OPENAPI_PATH) or rule.endpoint == "static":
             continue
         operations |= {(m, path) for m in rule.methods - _IMPLICIT}
     return operations

@@ -259,7 +259,7 @@ async def test_retry_after_a_fixing_job_has_nothing_to_retry(
 async def test_optional_dependencies_run_after_a_failure_required_ones_skip(
     autojump: Any, engine_factory: Any
 ) -> None:
-    plugins = {"disable": ["builtin"], "modules": ["tests.optionalplugin"]}
+    plugins = {"disable": ["*"], "modules": ["tests.optionalplugin"]}
     async with engine_factory(plugins=plugins) as engine:
         job = await engine.start_job(
             "acme.com", JobRequest(modules=["opt.optional", "opt.required"])
@@ -321,7 +321,7 @@ async def test_an_invalidated_entry_is_not_served_on_error(
 async def test_new_data_for_an_optional_input_makes_the_derived_entry_stale(
     autojump: Any, engine_factory: Any
 ) -> None:
-    plugins = {"disable": ["builtin"], "modules": ["tests.optionalplugin"]}
+    plugins = {"disable": ["*"], "modules": ["tests.optionalplugin"]}
     async with engine_factory(plugins=plugins) as engine:
         first = await engine.start_job("acme.com", JobRequest(modules=["opt.optional"]))
         await wait_for_status(engine, first.job_id, {"completed", "failed"})
@@ -338,3 +338,40 @@ async def test_new_data_for_an_optional_input_makes_the_derived_entry_stale(
         assert done.module_states["opt.optional"].status == "completed"
         # Its fresh input comes from the cache without joining the job.
         assert "opt.works" not in done.module_states
+
+
+async def test_a_large_batch_lets_other_requests_in_without_doubling_a_domain(
+    autojump: Any, engine_factory: Any
+) -> None:
+    async with engine_factory(jobs={"max_concurrent_jobs": 1, "max_batch_domains": 1000}) as engine:
+        domains = [f"d{i}.com" for i in range(450)]
+        singles: dict[str, str] = {}
+        refused: list[str] = []
+        batch_started = trio.Event()
+
+        async def one_by_one() -> None:
+            await batch_started.wait()
+            # Runs at the batch's checkpoints: the batch has reserved some domains, not others.
+            for domain in domains[::15]:
+                try:
+                    job = await engine.start_job(domain, JobRequest(waves=[1]))
+                except Conflict:
+                    refused.append(domain)
+                else:
+                    singles[domain] = job.job_id
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(one_by_one)
+            batch_started.set()
+            batch, jobs = await engine.start_batch(
+                [(d, d, None) for d in domains], JobRequest(waves=[1]), 5
+            )
+        assert refused and singles, "the single starts ran while the batch was being planned"
+        skipped = {s.domain for s in batch.skipped if s.reason == "job_active"}
+        assert skipped == set(singles)
+        by_batch = {j.domain for j in jobs}
+        assert by_batch.isdisjoint(singles) and by_batch | set(singles) == set(domains)
+        assert set(refused) <= by_batch
+        for domain in domains:
+            listed, total = engine.store.list_jobs(domain=domain)
+            assert total == 1, (domain, listed)

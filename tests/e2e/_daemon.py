@@ -149,6 +149,8 @@ def sandbox_config(path: Path, *, extra: str = "") -> None:
     )
     path.write_text(
         '[logging]\nlevel = "info"\n'
+        # Only the built-in plugin: another installed one (the example) is not simulated.
+        '[plugins]\ndisable = ["*"]\nmodules = ["enrichd.plugins.builtin"]\n'
         "[jobs]\nmax_concurrent_jobs = 100\nmax_batch_concurrency = 300\n" + sources + extra
     )
 

@@ -20,7 +20,7 @@ __all__ = ["AUTH", "TOKEN", "Daemon"]  # other e2e tests import the harness from
 
 def _write_config(path: Path, modules: str = "") -> None:
     path.write_text(
-        '[plugins]\ndisable = ["builtin"]\nmodules = ["tests.fakeplugin"]\n'
+        '[plugins]\ndisable = ["*"]\nmodules = ["tests.fakeplugin"]\n'
         '[logging]\nlevel = "info"\n' + modules
     )
 

@@ -43,7 +43,7 @@ def _fake_config(path: Path, *, graceful: float = 5.0) -> None:
         for mid in ("m01_company_context", "m02_tech_stack", "m15_displacement_angle")
     )
     path.write_text(
-        '[plugins]\ndisable = ["builtin"]\nmodules = ["tests.fakeplugin"]\n'
+        '[plugins]\ndisable = ["*"]\nmodules = ["tests.fakeplugin"]\n'
         '[logging]\nlevel = "info"\n'
         f"[server]\ngraceful_timeout_seconds = {graceful}\n" + slow
     )

@@ -75,8 +75,7 @@ def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
 
 def _fake_config(path: Path) -> None:
     path.write_text(
-        '[plugins]\ndisable = ["builtin"]\nmodules = ["tests.fakeplugin"]\n'
-        '[logging]\nlevel = "info"\n'
+        '[plugins]\ndisable = ["*"]\nmodules = ["tests.fakeplugin"]\n[logging]\nlevel = "info"\n'
     )
 
 

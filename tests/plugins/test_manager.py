@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
+from enrichd.api import Authenticator, create_app
+from enrichd.cli import main
+from enrichd.config import ConfigError, parse_config
+from enrichd.daemon import JobRequest
 from enrichd.plugins import (
     PLUGIN_API_VERSION,
     ModuleContext,
+    ModuleError,
     ModuleResult,
     ModuleSpec,
     PluginConfigError,
@@ -18,7 +28,10 @@ from enrichd.plugins import (
     all_dependencies,
     hookimpl,
     load_plugins,
+    module_options,
 )
+from enrichd.testing import ModuleTestContext
+from tests.conftest import wait_for_status
 
 DAY = 86400
 
@@ -92,8 +105,19 @@ class WrongTypePlugin:
 
 
 def load(*objects: tuple[str, Any], **kwargs: Any) -> Registry:
-    """Load only the given plugin objects (the built-in plugin disabled)."""
-    return load_plugins(disable=["builtin"], extra_objects=list(objects), **kwargs)
+    """Load only the given plugin objects (every installed entry point disabled)."""
+    return load_plugins(disable=["*"], extra_objects=list(objects), **kwargs)
+
+
+#: Every installed entry point but the built-in plugin (the example plugin, when installed).
+OTHER_ENTRY_POINTS = [
+    ep.name for ep in importlib.metadata.entry_points(group="enrichd") if ep.name != "builtin"
+]
+
+
+def load_with_builtin(*objects: tuple[str, Any]) -> Registry:
+    """The built-in plugin and the given plugin objects, nothing else that is installed."""
+    return load_plugins(disable=OTHER_ENTRY_POINTS, extra_objects=list(objects))
 
 
 def _info(registry: Registry, name: str) -> Any:
@@ -120,10 +144,17 @@ def test_plugins_load_and_merge() -> None:
     assert builtin.origin == "enrichd.plugins.builtin"
 
 
-def test_disabling_the_builtin_leaves_nothing() -> None:
+def test_disabling_every_entry_point_leaves_nothing() -> None:
     reg = load()
     assert reg.modules == {} and reg.sources == {}
-    assert [(p.name, p.status) for p in reg.plugins] == [("builtin", "disabled")]
+    assert {p.status for p in reg.plugins} == {"disabled"}
+    assert "builtin" in [p.name for p in reg.plugins]
+
+
+def test_disabling_the_builtin_by_name() -> None:
+    reg = load_plugins(disable=["builtin", *OTHER_ENTRY_POINTS])
+    assert reg.modules == {}
+    assert _info(reg, "builtin").status == "disabled"
 
 
 def test_a_plugin_module_by_dotted_path() -> None:
@@ -187,7 +218,7 @@ def test_duplicate_module_id_names_both_plugins() -> None:
 
 def test_duplicate_module_id_against_the_builtin() -> None:
     with pytest.raises(PluginConfigError, match=r"'m01_company_context' .* 'builtin' and 'mine'"):
-        load_plugins(extra_objects=[("mine", Plugin([mod("m01_company_context")]))])
+        load_with_builtin(("mine", Plugin([mod("m01_company_context")])))
 
 
 def test_duplicate_source_names_both_plugins() -> None:
@@ -285,7 +316,7 @@ BUILTIN_TTL_DAYS = dict(zip(ALL, [30, 7, 7, 7, 7, 7, 1, 1, 1, 3, 30, 3, 7, 7, 7]
 @pytest.fixture(scope="module")
 def builtin() -> Registry:
     """The registry of the installed built-in plugin alone."""
-    return load_plugins()
+    return load_with_builtin()
 
 
 def test_builtin_is_loaded(builtin: Registry) -> None:
@@ -330,8 +361,8 @@ def test_builtin_fallbacks_are_known_sources(builtin: Registry) -> None:
 
 
 def test_builtin_loads_alongside_a_third_party_plugin() -> None:
-    reg = load_plugins(
-        extra_objects=[("acme", Plugin([mod("acme.score", 4, "m14_icp_scoring")], [src("acme")]))]
+    reg = load_with_builtin(
+        ("acme", Plugin([mod("acme.score", 4, "m14_icp_scoring")], [src("acme")]))
     )
     assert len(reg.modules) == 16
     wave4 = [m for m, spec in reg.modules.items() if spec.wave == 4]
@@ -387,3 +418,242 @@ def test_registry_orders_by_wave_then_id() -> None:
     reg = load(("p", Plugin([mod("p.z", 1), mod("m16_b", 2), mod("m16_a", 2), mod("a.first", 3)])))
     assert list(reg.modules) == ["p.z", "m16_a", "m16_b", "a.first"]
     assert reg.waves == [1, 2, 3]
+
+
+# -- a plugin's own options: [modules.<id>] --------------------------------------------------------
+
+
+class ScoreOptions(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A plugin module's own keys."""
+
+    threshold: int = 10
+    labels: list[str] = msgspec.field(default_factory=list)
+
+
+def optioned(mid: str = "acme.score") -> ModuleSpec:
+    """A module spec declaring ``ScoreOptions``."""
+    return ModuleSpec(id=mid, wave=4, description="scores", run=_run, options_type=ScoreOptions)
+
+
+def test_module_options_are_checked_against_the_spec() -> None:
+    reg = load(("acme", Plugin([optioned(), mod("m16_free")])))
+    reg.check_module_options({"acme.score": {"threshold": 3}, "m16_free": {"anything": [1]}})
+    with pytest.raises(ConfigError, match=r"^modules\.acme\.score\.threshold: Expected `int`"):
+        reg.check_module_options({"acme.score": {"threshold": "high"}})
+    with pytest.raises(ConfigError, match=r"^unknown key 'modules\.acme\.score\.treshold'$"):
+        reg.check_module_options({"acme.score": {"treshold": 3}})
+    with pytest.raises(ConfigError, match=r"modules\.acme\.score\.labels\[1\]: Expected `str`"):
+        reg.check_module_options({"acme.score": {"labels": ["a", 2]}})
+
+
+def test_module_options_helper_decodes_the_table() -> None:
+    ctx = ModuleTestContext({}, module_id="acme.score", options={"threshold": 3})
+    assert module_options(ctx, ScoreOptions) == ScoreOptions(threshold=3)
+    assert module_options(ModuleTestContext({}), ScoreOptions) == ScoreOptions()
+    bad = ModuleTestContext({}, module_id="acme.score", options={"threshold": "x"})
+    with pytest.raises(ModuleError) as info:
+        module_options(bad, ScoreOptions)
+    assert info.value.code == "invalid_options"
+    assert info.value.message.startswith("modules.acme.score.threshold: Expected `int`")
+
+
+def test_a_namespaced_module_table_needs_no_quotes() -> None:
+    text = (
+        "[modules.acme.score]\nthreshold = 3\n"
+        '[modules."acme.other"]\nlabels = ["x"]\n'
+        "[modules.m10_hiring_signals]\nnested = { a = 1 }\n"
+    )
+    assert parse_config(text).modules == {
+        "acme.score": {"threshold": 3},
+        "acme.other": {"labels": ["x"]},
+        "m10_hiring_signals": {"nested": {"a": 1}},
+    }
+    with pytest.raises(ConfigError, match=r"modules\.acme\.score: the module's table is given"):
+        parse_config('[modules.acme.score]\na = 1\n[modules."acme.score"]\nb = 2\n')
+
+
+# -- failing plugins are reported, at load and at run time -----------------------------------------
+
+BROKEN_AT_IMPORT = 'raise RuntimeError("cannot import me")\n'
+BROKEN_AT_REGISTRATION = """
+from enrichd.plugins import hookimpl
+
+@hookimpl
+def enrichd_modules():
+    raise ValueError("registration bug")
+"""
+
+
+def _plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "importbroken.py").write_text(BROKEN_AT_IMPORT)
+    (tmp_path / "regbroken.py").write_text(BROKEN_AT_REGISTRATION)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def _config_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_plugins_command_reports_failed_plugins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _plugin_dir(tmp_path, monkeypatch)
+    config = _config_file(
+        tmp_path,
+        '[plugins]\ndisable = ["*"]\nmodules = ["tests.fakeplugin", "importbroken", "regbroken"]\n',
+    )
+    assert main(["plugins", "--config", config]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^importbroken +failed", out, re.M)
+    assert "    error: RuntimeError: cannot import me" in out
+    assert re.search(r"^regbroken +failed", out, re.M)
+    assert "    error: ValueError: registration bug" in out
+    assert re.search(r"^tests\.fakeplugin +loaded", out, re.M)
+
+
+CONTRADICTING = """
+from enrichd.plugins import ModuleSpec, hookimpl
+
+async def run(ctx): ...
+
+@hookimpl
+def enrichd_modules():
+    return [
+        ModuleSpec(id="m01_company_context", wave=1, description="a second m01", run=run),
+        ModuleSpec(id="loop.a", wave=2, description="", run=run, depends_on=("loop.b",)),
+        ModuleSpec(id="loop.b", wave=2, description="", run=run, depends_on=("loop.a",)),
+    ]
+"""
+
+
+@pytest.mark.parametrize(
+    ("modules", "message"),
+    [
+        (
+            '["tests.fakeplugin", "contradicting"]',
+            "module 'm01_company_context' is provided by both 'tests.fakeplugin' and "
+            "'contradicting'",
+        ),
+        (
+            '["contradicting"]',
+            "plugin 'contradicting': modules depend on each other in a cycle: ",
+        ),
+    ],
+)
+def test_contradictions_stop_start_up_naming_the_plugin(
+    modules: str,
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "contradicting.py").write_text(CONTRADICTING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "contradicting", raising=False)
+    config = _config_file(tmp_path, f'[plugins]\ndisable = ["*"]\nmodules = {modules}\n')
+    # `enrichd serve` loads plugins the same way and exits with the same message and status.
+    assert main(["plugins", "--config", config]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_plugins_command_checks_module_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "optplugin.py").write_text(
+        "import msgspec\n"
+        "from enrichd.plugins import ModuleSpec, hookimpl\n"
+        "class Opts(msgspec.Struct, forbid_unknown_fields=True):\n"
+        "    limit: int = 1\n"
+        "async def run(ctx): ...\n"
+        "@hookimpl\n"
+        "def enrichd_modules():\n"
+        "    return [ModuleSpec(id='opt.mod', wave=1, description='', run=run,"
+        " options_type=Opts)]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "optplugin", raising=False)
+    config = _config_file(
+        tmp_path,
+        '[plugins]\ndisable = ["*"]\nmodules = ["optplugin"]\n[modules.opt.mod]\nlimit = "many"\n',
+    )
+    assert main(["plugins", "--config", config]) == 2
+    assert "modules.opt.mod.limit: Expected `int`, got `str`" in capsys.readouterr().err
+
+
+def test_runtime_errors_are_counted_against_the_plugin() -> None:
+    reg = load(("acme", Plugin([mod("acme.a"), mod("acme.b")])), ("other", Plugin([mod("o.c")])))
+    reg.record_runtime_error("acme.b", "KeyError: 'x'")
+    reg.record_runtime_error("acme.a", "TypeError: boom")
+    reg.record_runtime_error("gone.module", "ignored: no plugin provides it")
+    acme, other = _info(reg, "acme"), _info(reg, "other")
+    assert acme.runtime_errors == 2 and acme.last_runtime_error == "acme.a: TypeError: boom"
+    assert other.runtime_errors == 0 and other.last_runtime_error is None
+
+
+async def test_a_crashing_module_shows_in_healthz(autojump: Any, engine_factory: Any) -> None:
+    plugins = {"disable": ["*"], "modules": ["tests.fakeplugin"]}
+    modules = {"m05_competitors": {"crash_domains": ["bad.com"]}}
+    async with engine_factory(plugins=plugins, modules=modules) as engine:
+        job = await engine.start_job("bad.com", JobRequest(modules=["m05_competitors"]))
+        final = await wait_for_status(engine, job.job_id, {"completed", "failed"})
+        assert final.module_states["m05_competitors"].error_code == "plugin_error"
+        client = create_app(engine, Authenticator(engine.config, engine.store)).test_client()
+        response = await client.get("/healthz")
+        assert response.status_code == 200  # the daemon keeps serving
+        body = await response.get_json()
+    [fake] = [p for p in body["plugins"] if p["name"] == "tests.fakeplugin"]
+    assert fake["status"] == "loaded"
+    assert fake["runtime_errors"] == 1
+    assert fake["last_runtime_error"] == "m05_competitors: RuntimeError: fake plugin bug"
+    assert "m05_competitors" in fake["modules"]
+
+
+GOING_AWAY = """
+import trio
+from enrichd.plugins import ModuleSpec, hookimpl
+
+async def run(ctx):
+    await trio.sleep_forever()
+
+@hookimpl
+def enrichd_modules():
+    return [ModuleSpec(id="gone.mod", wave=1, description="hangs", run=run)]
+"""
+
+
+async def test_a_queued_module_whose_plugin_no_longer_loads_is_a_plugin_error(
+    autojump: Any, engine_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "goingaway.py").write_text(GOING_AWAY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "goingaway", raising=False)
+    with_plugin = {"disable": ["*"], "modules": ["tests.fakeplugin", "goingaway"]}
+    async with engine_factory(plugins=with_plugin) as engine:
+        job = await engine.start_job("acme.com", JobRequest(modules=["gone.mod", "m02_tech_stack"]))
+        await wait_for_status(engine, job.job_id, {"running"})
+    # Restarted without the plugin (uninstalled, or failing to import): the job resumes.
+    without = {"disable": ["*"], "modules": ["tests.fakeplugin", "no_such_plugin_module"]}
+    async with engine_factory(plugins=without) as engine:
+        final = await wait_for_status(engine, job.job_id, {"completed", "failed"})
+        assert [p.status for p in engine.registry.plugins if p.name == "no_such_plugin_module"] == [
+            "failed"
+        ]
+    gone = final.module_states["gone.mod"]
+    assert gone.status == "failed" and gone.error_code == "plugin_error"
+    assert gone.error_message == "module gone.mod is no longer provided by any plugin"
+    assert final.module_states["m02_tech_stack"].status == "completed"
+
+
+def test_a_bad_module_options_table_stops_start_up(tmp_path: Path) -> None:
+    from enrichd.daemon._server import build_engine
+    from tests.conftest import make_config
+
+    plugin = ("acme", Plugin([optioned()]))
+    good = make_config(tmp_path, modules={"acme.score": {"threshold": 3}})
+    build_engine(good, extra_plugins=[plugin]).store.close()
+    bad = make_config(tmp_path, modules={"acme.score": {"threshold": "high"}})
+    with pytest.raises(ConfigError, match=r"^modules\.acme\.score\.threshold: Expected `int`"):
+        build_engine(bad, extra_plugins=[plugin])
