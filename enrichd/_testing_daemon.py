@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 import signal
@@ -15,45 +13,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ._toml import toml_document
 from .client import Client
 
 __all__ = ["EnrichdDaemon", "toml_document"]
 
 _LISTENING = re.compile(r"enrichd listening on (http://\S+)")
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key)
-
-
-def _toml_value(value: Any, where: str) -> str:
-    # bool before int: bool is a subclass of int.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, str):
-        # A JSON string is a valid TOML basic string (json.dumps never writes "\/").
-        return json.dumps(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v, f"{where}[]") for v in value) + "]"
-    if isinstance(value, Mapping):
-        items = (f"{_toml_key(k)} = {_toml_value(v, f'{where}.{k}')}" for k, v in value.items())
-        return "{" + ", ".join(items) + "}"
-    raise TypeError(f"{where}: cannot write {type(value).__name__} in TOML: {value!r}")
-
-
-def toml_document(config: Mapping[str, Mapping[str, Any]]) -> str:
-    """``config`` (section -> table) as a TOML document, one inline table per section."""
-    return "".join(
-        f"{_toml_key(section)} = {_toml_value(table, section)}\n"
-        for section, table in config.items()
-    )
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 import trio
 
+from .._toml import toml_key, toml_value
 from ._faults import FaultKind, FaultRule, Faults, fault_response, truncate_json
 from ._http import HttpRequest, HttpResponse, Reset, json_response, serve_http
 from ._limits import UPSTREAMS, Limit, RateLimiter, too_many_requests
@@ -131,57 +131,14 @@ def source_overrides(url: str) -> dict[str, dict[str, Any]]:
     }
 
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_ESCAPES = {
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-    '"': '\\"',
-    "\\": "\\\\",
-}
-
-
-def _toml_string(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def _toml_value(value: object) -> str:
-    # bool before int: bool is a subclass of int.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    raise TypeError(f"cannot write {type(value).__name__} as a TOML value: {value!r}")
-
-
 def sources_toml(overrides: Mapping[str, Mapping[str, object]]) -> str:
     """``overrides`` as ``[sources.<name>]`` TOML tables (flat: strings, numbers, bools)."""
     blocks = []
     for name, table in overrides.items():
-        lines = [f"[sources.{_toml_key(name)}]"]
-        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+        lines = [f"[sources.{toml_key(name)}]"]
+        lines += [
+            f"{toml_key(k)} = {toml_value(v, f'sources.{name}.{k}')}" for k, v in table.items()
+        ]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
