@@ -16,18 +16,27 @@ Two diagnostics, each set as an environment variable of the benchmark (both may 
   PATH serve ...``), which records every garbage collection over 1 ms and every trio task step
   over 5 ms (wall and CPU time, task name: what held the event loop) and writes them to PATH as
   JSON when it stops. Cheap enough to leave the figures nearly unchanged.
+
+The daemon always gets a ``NOTIFY_SOCKET`` (a datagram socket in the temporary directory), so
+``Proc.ready_seconds`` is the time from spawn to its systemd ``READY=1``: start-up as a service
+manager sees it. ``running_stack(record_requests=True)`` runs the sandbox through this module as
+well (``python -m bench._harness --record-requests sandbox ...``): it remembers every upstream
+request it serves, for a benchmark to replay (:meth:`Stack.recorded_requests`).
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
 import re
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +49,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
@@ -52,6 +62,13 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 _SANDBOX_URL = re.compile(r"enrichd sandbox listening on (http://\S+)")
 _DAEMON_URL = re.compile(r"enrichd listening on (http://\S+)")
+RECORD_FLAG = "--record-requests"
+#: The sandbox control path the recording wrapper answers with what it recorded (and stops).
+RECORDED_PATH = "/_sandbox/bench/recorded"
+#: Request headers a replay must not copy: the client sets them itself for its own connection.
+_HOP_HEADERS = frozenset(
+    {"host", "content-length", "connection", "transfer-encoding", "accept-encoding", "user-agent"}
+)
 _LOG_TAIL_LINES = 60
 T = TypeVar("T")
 
@@ -70,6 +87,33 @@ class Proc:
     stderr_path: Path
     url: str = ""
     exit_code: int | None = field(default=None, init=False)
+    #: ``time.monotonic()`` just before the process was spawned.
+    spawned_at: float = 0.0
+    #: ``time.monotonic()`` when its ``READY=1`` arrived on ``notify`` (None: not (yet) seen).
+    ready_at: float | None = field(default=None, init=False)
+    notify: socket.socket | None = field(default=None, repr=False)
+
+    @property
+    def ready_seconds(self) -> float | None:
+        """Seconds from spawn to the ``READY=1`` notification, once it has arrived."""
+        return None if self.ready_at is None else self.ready_at - self.spawned_at
+
+    def poll_ready(self, timeout: float = 0.0) -> bool:
+        """Read pending notifications (waiting up to ``timeout``); True once READY=1 came."""
+        sock = self.notify
+        if self.ready_at is not None or sock is None:
+            return self.ready_at is not None
+        readable, _, _ = select.select([sock], [], [], timeout)
+        while readable:
+            try:
+                message = sock.recv(4096)
+            except BlockingIOError:
+                break
+            # Stamped at once: select() woke us when the datagram arrived.
+            if b"READY=1" in message.split(b"\n"):
+                self.ready_at = time.monotonic()
+                break
+        return self.ready_at is not None
 
     @property
     def pid(self) -> int:
@@ -98,6 +142,9 @@ class Proc:
                 self.popen.kill()
                 self.popen.wait(timeout=timeout)
         self.exit_code = self.popen.returncode
+        if self.notify is not None:
+            self.notify.close()
+            self.notify = None
         return self.exit_code
 
     def memory_kib(self) -> dict[str, int]:
@@ -124,15 +171,60 @@ class Stack:
             base_url=self.daemon.url, headers=AUTH, timeout=timeout, trust_env=False
         )
 
+    def restart_daemon(self, name: str = "daemon-restarted") -> Proc:
+        """Stop the daemon (SIGTERM) and start a new one on the same config and data."""
+        self.daemon.stop()
+        self.daemon = start_daemon(self.workdir, self.config_path, name=name)
+        return self.daemon
+
+    def sandbox_stats(self) -> dict[str, Any]:
+        """The sandbox's ``GET /_sandbox/stats`` document."""
+        r = httpx.get(self.sandbox.url + "/_sandbox/stats", timeout=10, trust_env=False)
+        r.raise_for_status()
+        stats: dict[str, Any] = r.json()
+        return stats
+
+    def recorded_requests(self) -> list[RecordedRequest]:
+        """Every upstream request the sandbox served so far, in arrival order.
+
+        Only with ``running_stack(record_requests=True)``. Recording stops with this call, so a
+        replay of the requests is not recorded in turn.
+        """
+        r = httpx.get(self.sandbox.url + RECORDED_PATH, timeout=120, trust_env=False)
+        r.raise_for_status()
+        return msgspec.json.decode(r.content, type=list[RecordedRequest])
+
+
+class RecordedRequest(msgspec.Struct, array_like=True):
+    """One upstream request the recording sandbox served."""
+
+    upstream: str
+    method: str
+    #: Path and query, relative to the sandbox's base URL.
+    target: str
+    #: The request's headers, minus those a client sets for its own connection.
+    headers: list[tuple[str, str]]
+    body: bytes
+
 
 def _spawn(name: str, argv: Sequence[str], workdir: Path, env: Mapping[str, str]) -> Proc:
     stdout_path = workdir / f"{name}.stdout"
     stderr_path = workdir / f"{name}.log"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        spawned_at = time.monotonic()
         popen = subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=dict(env), cwd=REPO
         )
-    return Proc(name, popen, stdout_path, stderr_path)
+    return Proc(name, popen, stdout_path, stderr_path, spawned_at=spawned_at)
+
+
+def _notify_socket(path: Path) -> socket.socket:
+    """A datagram socket at ``path`` to receive the daemon's sd_notify messages."""
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    sock.bind(str(path))
+    sock.setblocking(False)
+    return sock
 
 
 def _base_env(**extra: str) -> dict[str, str]:
@@ -183,9 +275,14 @@ def start_sandbox(
     jitter: float = 0.0,
     seed: int | None = None,
     extra_args: Sequence[str] = (),
+    record: bool = False,
 ) -> tuple[Proc, str]:
-    """Start ``enrichd sandbox`` on a free port; returns it and its ``[sources.*]`` TOML."""
-    argv = [sys.executable, "-m", "enrichd", "sandbox", "--bind", "127.0.0.1:0"]
+    """Start ``enrichd sandbox`` on a free port; returns it and its ``[sources.*]`` TOML.
+
+    ``record``: through the recording wrapper (see :meth:`Stack.recorded_requests`).
+    """
+    runner = ["bench._harness", RECORD_FLAG] if record else ["enrichd"]
+    argv = [sys.executable, "-m", *runner, "sandbox", "--bind", "127.0.0.1:0"]
     argv += ["--latency", str(latency), "--jitter", str(jitter)]
     if seed is not None:
         argv += ["--seed", str(seed)]
@@ -209,9 +306,17 @@ def _healthy(url: str) -> bool:
 
 
 def start_daemon(
-    workdir: Path, config_path: Path, *, data_dir: Path | None = None, token: str = TOKEN
+    workdir: Path,
+    config_path: Path,
+    *,
+    data_dir: Path | None = None,
+    token: str = TOKEN,
+    name: str = "daemon",
 ) -> Proc:
-    """Start ``enrichd serve`` on a free port and wait until ``/healthz`` answers 200."""
+    """Start ``enrichd serve`` on a free port and wait for ``READY=1`` and ``/healthz`` 200.
+
+    ``name`` names its log files (``NAME.log``), so a restarted daemon keeps the first one's.
+    """
     argv = [sys.executable]
     profile = os.environ.get(PROFILE_ENV)
     if profile:
@@ -223,9 +328,19 @@ def start_daemon(
         argv += ["-m", "enrichd"]
     argv += ["serve", "--config", str(config_path), "--bind", "127.0.0.1:0"]
     argv += ["--data-dir", str(data_dir or workdir / "data")]
-    proc = _spawn("daemon", argv, workdir, _base_env(ENRICHD_API_TOKEN=token))
+    notify_path = workdir / f"{name}.notify"
+    notify = _notify_socket(notify_path)
+    env = _base_env(ENRICHD_API_TOKEN=token, NOTIFY_SOCKET=str(notify_path))
+    try:
+        proc = _spawn(name, argv, workdir, env)
+    except BaseException:
+        notify.close()
+        raise
+    proc.notify = notify
     try:
         deadline = time.monotonic() + START_TIMEOUT
+        # READY=1 comes once the daemon listens: blocking on the socket stamps it when it lands.
+        _wait_for(proc, lambda: proc.poll_ready(0.05), deadline, "READY=1 (sd_notify)")
         proc.url = _wait_for(proc, lambda: _url_in_log(proc, _DAEMON_URL), deadline, "its URL")
         _wait_for(proc, lambda: _healthy(proc.url), deadline, "healthy (/healthz 200)")
     except BaseException:
@@ -234,14 +349,26 @@ def start_daemon(
     return proc
 
 
-def write_config(path: Path, sources_toml: str, **sections: Mapping[str, Any]) -> None:
-    """Write a daemon config: the sandbox's ``[sources.*]`` tables plus ``sections``."""
+def write_config(
+    path: Path,
+    sources_toml: str,
+    source_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    **sections: Mapping[str, Any],
+) -> None:
+    """Write a daemon config: the sandbox's ``[sources.*]`` tables plus ``sections``.
+
+    ``source_settings`` adds keys to those tables (``{"similarweb": {"rate_per_second": 5}}``).
+    """
+    sources: dict[str, dict[str, Any]] = tomllib.loads(sources_toml).get("sources", {})
+    for name, extra in (source_settings or {}).items():
+        sources[name] = {**sources.get(name, {}), **extra}
+    tables = {**sections, **{f"sources.{name}": table for name, table in sources.items()}}
     lines = []
-    for name, table in sections.items():
+    for name, table in tables.items():
         lines.append(f"[{name}]")
         lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
         lines.append("")
-    path.write_text("\n".join(lines) + "\n" + sources_toml)
+    path.write_text("\n".join(lines))
 
 
 def _toml_value(value: Any) -> str:
@@ -254,6 +381,16 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"no TOML for {value!r}")
+
+
+def other_plugins() -> list[str]:
+    """Installed ``enrichd`` entry points other than the built-in plugin.
+
+    Benchmarks disable them: every figure is of the built-in modules, whatever else happens to
+    be installed (a plugin that calls the internet would also fail without it, or worse).
+    """
+    found = importlib.metadata.entry_points(group="enrichd")
+    return sorted({ep.name for ep in found} - {"builtin"})
 
 
 def client_tokens(count: int) -> list[str]:
@@ -273,28 +410,47 @@ def running_stack(
     jitter: float = 0.0,
     seed: int | None = None,
     keep: bool = False,
+    sandbox_args: Sequence[str] = (),
+    source_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    record_requests: bool = False,
     **sections: Mapping[str, Any],
 ) -> Iterator[Stack]:
     """A sandbox and a daemon configured with ``sections`` (e.g. ``jobs={...}``), then stopped.
 
+    ``sandbox_args`` are extra ``enrichd sandbox`` options (``--limit NAME=RATE``);
+    ``source_settings`` extra keys of the daemon's ``[sources.<name>]`` tables;
+    ``record_requests`` makes the sandbox remember its requests (:meth:`Stack.recorded_requests`).
+
     The daemon logs at info level (production's default): the benchmark then pays for the
-    same logging a real deployment does. Pass ``logging={"level": ...}`` to change it. The
+    same logging a real deployment does. Pass ``logging={"level": ...}`` to change it. Only the
+    built-in plugin is loaded (:func:`other_plugins`); pass ``plugins={...}`` to change that. The
     daemon accepts :data:`TOKEN` (``Stack.client``) plus any ``auth={"token_sha256": [...]}``
     (see :func:`auth_section`): the API rate-limits per token, so simulated clients that
     stand for different API users each need their own.
     """
     workdir = Path(tempfile.mkdtemp(prefix="enrichd-bench-"))
-    sections = {"logging": {"level": "info"}, **sections}
+    sections = {
+        "logging": {"level": "info"},
+        "plugins": {"disable": other_plugins()},
+        **sections,
+    }
     try:
-        sandbox, toml = start_sandbox(workdir, latency=latency, jitter=jitter, seed=seed)
+        sandbox, toml = start_sandbox(
+            workdir,
+            latency=latency,
+            jitter=jitter,
+            seed=seed,
+            extra_args=sandbox_args,
+            record=record_requests,
+        )
         try:
             config_path = workdir / "config.toml"
-            write_config(config_path, toml, **sections)
-            daemon = start_daemon(workdir, config_path)
+            write_config(config_path, toml, source_settings, **sections)
+            stack = Stack(workdir, sandbox, start_daemon(workdir, config_path), config_path)
             try:
-                yield Stack(workdir, sandbox, daemon, config_path)
+                yield stack
             finally:
-                daemon.stop()
+                stack.daemon.stop()  # the latest one, if the benchmark restarted it
         finally:
             sandbox.stop()
     finally:
@@ -302,6 +458,40 @@ def running_stack(
             print(f"bench: files kept in {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def upstream_limit_args(limits: Mapping[str, float | None]) -> list[str]:
+    """``enrichd sandbox`` options setting each upstream's rate (None: unlimited).
+
+    The burst is left to the sandbox: one second's worth of requests (the rate rounded up).
+    """
+    args: list[str] = []
+    for name, rate in limits.items():
+        args += ["--limit", f"{name}={'none' if rate is None else format(rate, 'g')}"]
+    return args
+
+
+def wait_until_idle(
+    stack: Stack, *, timeout: float, poll: float = 0.05, what: str = "the jobs"
+) -> float:
+    """Poll ``/healthz`` until no job is queued or running; returns ``time.perf_counter()``.
+
+    ``/healthz`` reads the scheduler's counters, so polling it costs the daemon next to nothing
+    (the job list would walk the status index on every poll). Raises TimeoutError.
+    """
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=stack.daemon.url, timeout=10, trust_env=False) as client:
+        while True:
+            body = client.get("/healthz").json()
+            now = time.perf_counter()
+            if body["queued"] == 0 and body["running"] == 0:
+                return now
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{what} did not finish within {timeout:g} s "
+                    f"({body['queued']} queued, {body['running']} running)"
+                )
+            time.sleep(poll)
 
 
 def machine_busy_seconds() -> float | None:
@@ -316,8 +506,18 @@ def machine_busy_seconds() -> float | None:
 
 
 def proc_memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of a process from /proc/<pid>/status, in KiB (empty if unreadable)."""
-    wanted = {"VmRSS": "rss_kib", "VmHWM": "rss_peak_kib"}
+    """VmRSS and VmHWM of a process from /proc/<pid>/status, in KiB (empty if unreadable).
+
+    Also RssAnon and RssFile, the two parts of VmRSS that matter here: the daemon's own
+    memory, and the pages of its LMDB file it has read (page cache the kernel can take back
+    whenever it needs the memory).
+    """
+    wanted = {
+        "VmRSS": "rss_kib",
+        "VmHWM": "rss_peak_kib",
+        "RssAnon": "rss_anon_kib",
+        "RssFile": "rss_file_kib",
+    }
     out: dict[str, int] = {}
     try:
         text = Path(f"/proc/{pid}/status").read_text()
@@ -476,5 +676,44 @@ def _trace_main(out: str, argv: list[str]) -> int:
         trace.write()
 
 
+# --- The recording wrapper: ``python -m bench._harness --record-requests sandbox ...``. ---
+
+
+def _record_main(argv: list[str]) -> int:
+    """Run ``enrichd`` (the sandbox) with ``argv``, remembering each upstream request served.
+
+    ``GET /_sandbox/bench/recorded`` answers the list as JSON (bodies in base64, as msgspec
+    writes bytes) and stops recording. Memory: one small tuple per request, with the headers
+    shared between requests that send the same ones.
+    """
+    from enrichd.cli import main
+    from enrichd.sandbox import _server
+    from enrichd.sandbox._http import HttpRequest, HttpResponse, Reset, json_response
+
+    recorded: list[tuple[str, str, str, tuple[tuple[str, str], ...], bytes]] = []
+    shared: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+    state = {"on": True}
+    real_handle = _server.Sandbox.handle
+
+    async def handle(self: _server.Sandbox, request: HttpRequest) -> HttpResponse | Reset:
+        if request.path == RECORDED_PATH:
+            state["on"] = False
+            return json_response([[*entry[:3], list(entry[3]), entry[4]] for entry in recorded])
+        if state["on"] and not request.path.startswith("/_sandbox"):
+            upstream = self._upstreams.route(request.path)
+            if upstream is not None:
+                headers = tuple(
+                    sorted((k, v) for k, v in request.headers.items() if k not in _HOP_HEADERS)
+                )
+                headers = shared.setdefault(headers, headers)
+                recorded.append((upstream, request.method, request.target, headers, request.body))
+        return await real_handle(self, request)
+
+    _server.Sandbox.handle = handle  # type: ignore[method-assign]
+    return main(argv)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == [RECORD_FLAG]:
+        sys.exit(_record_main(sys.argv[2:]))
     sys.exit(_trace_main(sys.argv[1], sys.argv[2:]))

@@ -305,9 +305,12 @@ class JobSupervisor:
                 state.data_points = entry.data_points
                 state.source = entry.source
                 state.source_url = entry.source_url
+                # Dependents may start before this commit: the writer commits in order, so any
+                # record they write lands with or after this output. Waiting would put one fsync
+                # per level of the module graph on a fully cached job's path.
+                self._wake()
                 await self._save_result(PutOutput.of(job.job_id, mid, output))
                 engine.metrics.cache_hit(mid)
-                self._wake()
                 return
             engine.metrics.cache_miss(mid)
 
