@@ -311,6 +311,11 @@ async def _serve_engine(
             # ~100k such objects stalled the event loop for 45-75 ms (docs/benchmarks.md).
             gc.collect()
             gc.freeze()
+            # A request allocates a few thousand short-lived objects: collecting the youngest
+            # generation every 20,000 allocations rather than 700 does the same work in fewer,
+            # longer passes (~8 ms each), and older generations are scanned far less often.
+            # Measured under load: +5% requests/s and a lower p95 (docs/benchmarks.md).
+            gc.set_threshold(20_000, 20, 100)
             task_status.started(binds)
             status = f"listening on {' '.join(binds)}"
             notifier.notify(READY=1, STATUS=status)
