@@ -64,7 +64,8 @@ SOURCES: list[SourceSpec] = [
         fallback=FREE_SOURCE,
         rate_per_second=2.0,
         burst=2,
-        max_concurrency=4,
+        # Enough calls in flight to use the rate at a few seconds an answer.
+        max_concurrency=6,
         homepage="https://builtwith.com",
         options_type=BuiltWithOptions,
     ),

@@ -97,7 +97,8 @@ SOURCE = SourceSpec(
     requires_api_key=False,
     rate_per_second=10.0,
     burst=10,
-    max_concurrency=8,
+    # Homepages can take seconds (the timeout is 10 s): enough in flight to use the rate.
+    max_concurrency=20,
     timeout_seconds=10.0,
     # A homepage that timed out twice is down; more retries would only delay the job.
     max_retries=1,

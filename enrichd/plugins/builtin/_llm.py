@@ -50,6 +50,8 @@ SOURCE = SourceSpec(
     auth=("bearer", "Authorization"),
     rate_per_second=2.0,
     burst=2,
+    # Completions take seconds: enough in flight to use the rate.
+    max_concurrency=8,
     timeout_seconds=60.0,
     homepage="",
     options_type=LlmOptions,

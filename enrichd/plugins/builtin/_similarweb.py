@@ -37,6 +37,8 @@ SOURCE = SourceSpec(
     auth=("query", "api_key"),
     rate_per_second=10.0,
     burst=10,
+    # Enough calls in flight to use the rate at ~2 s an answer (m03-m06 make 6 per domain).
+    max_concurrency=20,
     homepage="https://similarweb.com",
     options_type=SimilarWebOptions,
 )

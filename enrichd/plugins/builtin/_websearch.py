@@ -56,6 +56,8 @@ SOURCE = SourceSpec(
     auth=("header", "X-Subscription-Token"),
     rate_per_second=5.0,
     burst=5,
+    # Enough calls in flight to use the rate at ~2 s an answer.
+    max_concurrency=10,
     homepage="https://search.brave.com",
     options_type=WebSearchOptions,
     configure=_configure,

@@ -42,6 +42,8 @@ SOURCE = SourceSpec(
     fallback="websearch",
     rate_per_second=5.0,
     burst=5,
+    # Enough calls in flight to use the rate at ~2 s an answer.
+    max_concurrency=10,
     homepage="https://finance.yahoo.com",
     options_type=YahooOptions,
 )
