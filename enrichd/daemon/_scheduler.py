@@ -113,7 +113,6 @@ class Scheduler:
         self._queued[job_id] = batch_id
         self._queued_rank[job_id] = rank
         self._rank_counts[rank] += 1
-        self._done_events[job_id] = trio.Event()
         if batch_id is not None and batch_id in self._batch_limit:
             waiting = self._batch_waiting.setdefault(batch_id, deque())
             if waiting or not self._batch_has_room(batch_id):
@@ -192,8 +191,11 @@ class Scheduler:
         return job_id in self._stopped
 
     def done_event(self, job_id: str) -> trio.Event | None:
-        """An event set when the job leaves the scheduler (finished or withdrawn)."""
-        return self._done_events.get(job_id)
+        """An event set when the job leaves the scheduler (finished or withdrawn); None for a
+        job the scheduler does not hold."""
+        if job_id not in self._queued and job_id not in self._running:
+            return self._done_events.get(job_id)
+        return self._done_events.setdefault(job_id, trio.Event())
 
     def _finish_event(self, job_id: str) -> None:
         event = self._done_events.pop(job_id, None)
@@ -237,6 +239,9 @@ class Scheduler:
                         self._batch_running[batch_id] += 1
                     scope = trio.CancelScope()
                     self._running[job_id] = scope
+                    # Made when a job starts, not when it is queued: 100,000 queued jobs would
+                    # otherwise hold 100,000 events nobody waits on (~30 MB).
+                    self._done_events.setdefault(job_id, trio.Event())
                     self._running_batch[job_id] = batch_id
                     self.admitted += 1
                     nursery.start_soon(self._supervise, job_id, scope, name=f"job {job_id}")
