@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import functools
 import heapq
 import http.cookiejar
 import itertools
 import logging
 import math
 import random
+import ssl
 import time
 from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping
 from typing import Any, Final, Literal, cast
@@ -232,12 +234,55 @@ class _TooLarge(Exception):
 class _ClientSlot:
     """One HTTP client of a source and how many attempts use it; a reload may replace it."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
+        worker_transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
         self.client = client
+        #: The client's transport: attempts send through it directly (see ``SourceActor._send``).
+        self.transport = transport
+        # A test's MockTransport keeps the client's exact handling: its bodies may be generators
+        # of the test, which the client's stream wrapper keeps alive until after the test.
+        self.direct = not isinstance(transport, httpx.MockTransport)
+        # What ``client.build_request`` would merge into every request, worked out once: building
+        # a request is a large share of a call's CPU when the upstream answers at once.
+        base = client.base_url
+        # httpx keeps the base's path ending in "/", but prints an empty path as no "/" at all.
+        self.base: str | None = None if base.query or base.fragment else str(base).rstrip("/") + "/"
+        self.headers = httpx.Headers(client.headers)
+        self.timeout = client.timeout.as_dict()
+        self._worker_transport = worker_transport
+        #: Each worker's own transport, made on its first call.
+        self.transports: dict[int, httpx.AsyncBaseTransport] = {}
         self.users = 0
         self.retired = False
         #: Set once the slot is retired and no attempt uses it any more: time to close it.
         self.unused = trio.Event()
+
+    def transport_for(self, worker: int) -> httpx.AsyncBaseTransport:
+        """The transport ``worker`` sends through: its own, when the actor makes them.
+
+        A worker sends one request at a time, so a pool of one connection per worker holds as
+        many connections as one shared pool would. It is much cheaper: httpcore checks every
+        idle connection of a pool (a ``poll`` system call each) whenever a request starts or
+        ends, which with a shared pool was an eighth of the event loop's time.
+        """
+        if self._worker_transport is None:
+            return self.transport
+        transport = self.transports.get(worker)
+        if transport is None:
+            transport = self.transports[worker] = self._worker_transport()
+        return transport
+
+    async def aclose(self) -> None:
+        """Close the client and the workers' transports."""
+        try:
+            await self.client.aclose()
+        finally:
+            for transport in self.transports.values():
+                await transport.aclose()
 
     def release(self) -> None:
         self.users -= 1
@@ -330,6 +375,8 @@ class SourceActor:
         self._idle_workers: dict[int, trio.CancelScope] = {}
         # Keys a reload replaced: calls sent with them may still answer, and must be redacted.
         self._retired_keys: list[str] = []
+        self._forms_of: tuple[str | None, ...] | None = None
+        self._forms: tuple[str, ...] = ()
         self._started = False
         self._closed = False
         self.observed_latency: float | None = None
@@ -475,10 +522,27 @@ class SourceActor:
     def _stopped_error(self) -> SourceError:
         return SourceError(self.name, "source_stopped", f"source {self.name!r} has stopped")
 
-    def _new_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
+    def _new_client(
+        self,
+    ) -> tuple[
+        httpx.AsyncClient, httpx.AsyncBaseTransport, Callable[[], httpx.AsyncBaseTransport] | None
+    ]:
+        """A client for the current settings, the transport it sends through, and (without a
+        transport given to the constructor) what makes each worker's own transport."""
+        limits = httpx.Limits(
+            max_connections=max(1, self.settings.max_concurrency),
+            max_keepalive_connections=max(1, self.settings.max_concurrency),
+        )
+        transport = self._transport
+        if transport is None:
+            # What the client would build, with one TLS context for every source's pool: loading
+            # the CA bundle takes 15 ms each.
+            transport = httpx.AsyncHTTPTransport(
+                verify=_tls_context(), trust_env=False, limits=limits
+            )
+        client = httpx.AsyncClient(
             base_url=self.settings.base_url,
-            transport=self._transport,
+            transport=transport,
             cookies=None if self.spec.keep_cookies else _no_cookies(),
             # The targets are configured, not user-supplied, but proxies from the environment
             # and redirects could still carry an API key somewhere unexpected.
@@ -486,13 +550,21 @@ class SourceActor:
             follow_redirects=False,
             # As many pooled connections as workers: httpx's default pool of 100 would make a
             # source with more workers queue inside httpcore, where waiting gets costly.
-            limits=httpx.Limits(
-                max_connections=max(1, self.settings.max_concurrency),
-                max_keepalive_connections=max(1, self.settings.max_concurrency),
-            ),
+            limits=limits,
             timeout=self.settings.timeout_seconds,
             headers={"User-Agent": self._user_agent},
         )
+        if self._raw_transport is not None:
+            return client, transport, None
+        return client, transport, functools.partial(self._worker_transport, self.settings)
+
+    def _worker_transport(self, settings: ResolvedSource) -> httpx.AsyncBaseTransport:
+        """One worker's transport: a pool of one connection, wrapped as the source's spec says."""
+        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        transport = httpx.AsyncHTTPTransport(verify=_tls_context(), trust_env=False, limits=one)
+        if self.spec.wrap_transport:
+            return self.spec.wrap_transport(settings, transport)
+        return transport
 
     def _install_client(self) -> None:
         """Send from now on through a new client built from the current settings.
@@ -500,7 +572,7 @@ class SourceActor:
         The previous client stays open until the attempts using it have ended, then closes.
         """
         assert self._nursery is not None, "only while the actor runs"
-        slot = _ClientSlot(self._new_client())
+        slot = _ClientSlot(*self._new_client())
         previous, self._slot = self._slot, slot
         self._client = slot.client
         self._nursery.start_soon(self._keep_client, slot, name=f"source:{self.name}:client")
@@ -515,16 +587,17 @@ class SourceActor:
             # A transport given to the constructor is shared by every client: only the last one
             # closes it, as the actor's single client always did.
             if self._raw_transport is None or not slot.retired:
-                await slot.client.aclose()
+                await slot.aclose()
 
     @contextlib.contextmanager
-    def _lease_client(self) -> Iterator[httpx.AsyncClient]:
-        """The current client, kept open (even if a reload replaces it) until the block ends."""
+    def _lease_client(self) -> Iterator[_ClientSlot]:
+        """The current client's slot, kept open (even if a reload replaces it) until the block
+        ends."""
         slot = self._slot
         assert slot is not None, "workers only run inside run()"
         slot.users += 1
         try:
-            yield slot.client
+            yield slot
         finally:
             slot.release()
 
@@ -672,7 +745,7 @@ class SourceActor:
             try:
                 with trio.CancelScope() as call.scope:
                     try:
-                        response = await self._perform(call)
+                        response = await self._perform(call, index)
                     except Exception as exc:
                         # Hand every failure, even a bug, to the callers: one bad request must
                         # not take down the actor and with it the daemon's root nursery.
@@ -686,7 +759,7 @@ class SourceActor:
                 # the call was abandoned, and then nobody is listening anyway).
                 call.finish(None, self._stopped_error())
 
-    async def _perform(self, call: _Call) -> SourceResponse:
+    async def _perform(self, call: _Call, worker: int = 0) -> SourceResponse:
         self._enter_circuit()
         judged = False
         try:
@@ -694,8 +767,8 @@ class SourceActor:
             throttled = 0
             while True:
                 await self._admit()
-                with self._lease_client() as client:
-                    result = await self._attempt(call, client)
+                with self._lease_client() as slot:
+                    result = await self._attempt(call, slot, worker)
                 # A 429 that says when to come back is flow control, not a failure: it does not
                 # spend the retry budget (the whole source waits), up to its own bound.
                 paced = not isinstance(result, SourceResponse) and result.retry_after is not None
@@ -793,7 +866,43 @@ class SourceActor:
             f"it resets at {resets:%Y-%m-%d %H:%M} UTC",
         )
 
-    def _build(self, client: httpx.AsyncClient, call: _Call) -> httpx.Request:
+    def _build(self, slot: _ClientSlot, call: _Call) -> httpx.Request:
+        """The request for ``call``: what ``client.build_request`` makes, with the credentials.
+
+        A path without ``//`` cannot name another host, so it is joined to the base URL as text
+        and the key goes straight into the params or headers: one URL parse per request instead
+        of httpx's merge, re-parse and ``copy_add_param``. Anything else takes httpx's own path,
+        and the key is added only when the URL turned out to be the source's own origin.
+        """
+        client = slot.client
+        if slot.base is None or "//" in call.path:
+            return self._build_any(client, call)
+        params = call.params
+        headers = slot.headers
+        key = self.settings.api_key
+        auth = self.settings.auth
+        if call.headers or (key and auth is not None and auth[0] != "query"):
+            headers = httpx.Headers(headers)
+            headers.update(call.headers)
+        if key and auth is not None:
+            where, name = auth
+            if where == "header":
+                headers[name] = key
+            elif where == "bearer":
+                headers["Authorization"] = f"Bearer {key}"
+            else:
+                params = {**params, name: key} if params else {name: key}
+        return httpx.Request(
+            call.method,
+            slot.base + call.path.lstrip("/"),
+            params=params,
+            headers=headers,
+            cookies=client.cookies or None,
+            json=call.json,
+            extensions={"timeout": slot.timeout},
+        )
+
+    def _build_any(self, client: httpx.AsyncClient, call: _Call) -> httpx.Request:
         request = client.build_request(
             call.method, call.path, params=call.params, headers=call.headers, json=call.json
         )
@@ -810,16 +919,22 @@ class SourceActor:
                 request.url = request.url.copy_add_param(name, key)
         return request
 
-    async def _attempt(self, call: _Call, client: httpx.AsyncClient) -> SourceResponse | _Attempt:
+    async def _attempt(
+        self, call: _Call, slot: _ClientSlot, worker: int = 0
+    ) -> SourceResponse | _Attempt:
         try:
-            request = self._build(client, call)
+            request = self._build(slot, call)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
             error = SourceError(
                 self.name, "invalid_request", self._redact(f"cannot build the request: {exc}")
             )
             self.metrics.request("invalid_request")
             return _Attempt(error, retryable=False)
-        what = f"{call.method} {self._redact(str(request.url))}"
+
+        def what() -> str:
+            # Only a failure is described: formatting and redacting the URL costs time per call.
+            return f"{call.method} {self._redact(str(request.url))}"
+
         self.requests_total += 1
         started = trio.current_time()
         failure: _Attempt | None = None
@@ -828,16 +943,17 @@ class SourceActor:
         # worker forever (and MockTransport in the tests enforces no timeout at all).
         with trio.move_on_after(self.settings.timeout_seconds) as deadline:
             try:
-                response = await client.send(request, stream=True)
+                response = await self._send(slot, request, worker)
                 try:
+                    self._after_send(slot, request, response)
                     if response.status_code == 429 or response.status_code >= 500:
-                        failure = self._status_failure(what, response)
+                        failure = self._status_failure(what(), response)
                     else:
                         content = await _read_capped(response, self.spec.max_response_bytes)
                 finally:
                     await response.aclose()
             except httpx.TimeoutException:
-                failure = self._timeout_failure(what)
+                failure = self._timeout_failure(what())
             except SourceError as exc:
                 # Raised by a source's own transport (e.g. the homepage's address guard): a
                 # verdict about this request, which trying again cannot change.
@@ -845,30 +961,30 @@ class SourceActor:
             except httpx.InvalidURL as exc:
                 # httpx prepares the next request of a 3xx even when not following redirects,
                 # so a Location it cannot use (``javascript:``...) surfaces here.
-                message = self._redact(f"{what}: a URL in the answer is not a usable URL: {exc}")
+                message = self._redact(f"{what()}: a URL in the answer is not a usable URL: {exc}")
                 error = SourceError(self.name, "upstream_error", message)
                 failure = _Attempt(error, retryable=False)
             except httpx.RemoteProtocolError as exc:
                 bad_location = "location header" in str(exc).lower()
-                message = self._redact(f"{what} failed: {type(exc).__name__}: {exc}")
+                message = self._redact(f"{what()} failed: {type(exc).__name__}: {exc}")
                 code = "upstream_error" if bad_location else "connection_error"
                 failure = _Attempt(
                     SourceError(self.name, code, message), retryable=not bad_location
                 )
             except httpx.TransportError as exc:
-                message = self._redact(f"{what} failed: {type(exc).__name__}: {exc}")
+                message = self._redact(f"{what()} failed: {type(exc).__name__}: {exc}")
                 error = SourceError(self.name, "connection_error", message)
                 failure = _Attempt(error, retryable=True)
             except httpx.DecodingError as exc:
-                message = self._redact(f"{what}: undecodable body: {exc}")
+                message = self._redact(f"{what()}: undecodable body: {exc}")
                 error = SourceError(self.name, "upstream_error", message)
                 failure = _Attempt(error, retryable=False)
             except _TooLarge:
-                message = f"{what}: response body exceeds {self.spec.max_response_bytes} bytes"
+                message = f"{what()}: response body exceeds {self.spec.max_response_bytes} bytes"
                 error = SourceError(self.name, "response_too_large", message)
                 failure = _Attempt(error, retryable=False)
         if deadline.cancelled_caught:
-            failure = self._timeout_failure(what)
+            failure = self._timeout_failure(what())
         if failure is not None:
             self.errors_total += 1
             self.metrics.request(error_outcome(failure.error.code, failure.error.status_code))
@@ -878,11 +994,42 @@ class SourceActor:
         self.metrics.request(response_outcome(response.status_code))
         return SourceResponse(
             status_code=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
+            # httpx's items() already gives lower-case names (and joins repeated headers).
+            headers=dict(response.headers.items()),
             content=content,
             url=self._redact(str(response.url)),
             elapsed_seconds=elapsed,
         )
+
+    async def _send(self, slot: _ClientSlot, request: httpx.Request, worker: int) -> httpx.Response:
+        """Send ``request`` through the client's transport, as ``client.send`` would.
+
+        The client adds nothing a source uses (no auth, hooks, proxies or followed redirects),
+        but it costs a tenth of a call's CPU, most of it handing every response to the cookie
+        jar: the sources that keep no cookies skip that (:meth:`_after_send`). Each worker has
+        its own one-connection pool (see :meth:`_ClientSlot.transport_for`).
+        """
+        if not slot.direct:
+            return await slot.client.send(request, stream=True)
+        response = await slot.transport_for(worker).handle_async_request(request)
+        response.request = request
+        return response
+
+    def _after_send(
+        self, slot: _ClientSlot, request: httpx.Request, response: httpx.Response
+    ) -> None:
+        """What ``client.send`` does with an answer that matters here: keep its cookies (for a
+        source that keeps them), and refuse a redirect whose ``Location`` is not a usable URL
+        (``httpx.InvalidURL`` or ``RemoteProtocolError``, as from the client)."""
+        if self.spec.keep_cookies and slot.direct and "set-cookie" in response.headers:
+            # Only an answer that sets a cookie: the jar reads nothing else (Set-Cookie2 is
+            # obsolete, and the jar's default policy ignores it), and handing it an answer
+            # costs as much as sending the request.
+            slot.client.cookies.extract_cookies(response)
+        if response.has_redirect_location and slot.direct:
+            # The client works out the next request of every redirect, even one it does not
+            # follow; that is where an unusable Location is caught. httpx is pinned (0.28).
+            slot.client._build_redirect_request(request, response)
 
     def _timeout_failure(self, what: str) -> _Attempt:
         message = f"{what} timed out after {self.settings.timeout_seconds:g} s"
@@ -917,11 +1064,21 @@ class SourceActor:
 
     def _redact(self, text: str) -> str:
         """``text`` with the API key (raw or URL-encoded) replaced, for messages and URLs."""
-        keys = [k for k in (self.settings.api_key, *self._retired_keys) if k]
-        forms = {form for key in keys for form in (key, quote(key, safe=""), quote_plus(key))}
-        for form in sorted(forms, key=len, reverse=True):
-            text = text.replace(form, _REDACTED)
+        for form in self._key_forms():
+            if form in text:
+                text = text.replace(form, _REDACTED)
         return text
+
+    def _key_forms(self) -> tuple[str, ...]:
+        """Every form of the current and retired keys, longest first (worked out once per key
+        change: every answered call's URL is redacted)."""
+        keys = (self.settings.api_key, *self._retired_keys)
+        if self._forms_of != keys:
+            present = [k for k in keys if k]
+            forms = {f for key in present for f in (key, quote(key, safe=""), quote_plus(key))}
+            self._forms = tuple(sorted(forms, key=len, reverse=True))
+            self._forms_of = keys
+        return self._forms
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
@@ -942,6 +1099,12 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
                 raise _TooLarge
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The TLS context of every source's pool (what httpx would make for each, made once)."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def _no_cookies() -> http.cookiejar.CookieJar:

@@ -110,6 +110,8 @@ class JobSupervisor:
         self.job = job
         self.outputs: dict[str, ModuleOutput] = {}
         self._progress = trio.Event()
+        #: The save that modules starting now join (see :meth:`_save_start`).
+        self._start_save: trio.Event | None = None
         #: Set once a save failed because the data directory cannot be written: the job is over.
         self._storage_failure: StorageError | None = None
 
@@ -123,6 +125,27 @@ class JobSupervisor:
             await self.engine.writer.write(*extra, PutJob.of(self.job))
         except StorageError as exc:
             self._storage_failed(exc)
+
+    async def _save_start(self) -> None:
+        """Save a module's start, in one record with the other modules of its wave.
+
+        The modules the supervisor starts together all mark themselves running in the same
+        scheduling round; the first waits for one checkpoint so the others can join, then writes
+        the job once for all of them (each save encodes the whole job record).
+        """
+        pending = self._start_save
+        if pending is not None:
+            await pending.wait()
+            return
+        pending = self._start_save = trio.Event()
+        try:
+            await trio.lowlevel.checkpoint()
+            self._start_save = None
+            await self._save()
+        finally:
+            if self._start_save is pending:
+                self._start_save = None
+            pending.set()
 
     async def _save_result(self, *ops: Op) -> None:
         """Save a finished module's state with its output, shielded from cancellation.
@@ -318,7 +341,7 @@ class JobSupervisor:
         _logging.bind(module_id=mid)
         state.status = "running"
         state.started_at = now
-        await self._save()
+        await self._save_start()
         t0 = trio.current_time()
         result: ModuleResult | None = None
         ctx = _Context(self, spec)

@@ -234,11 +234,12 @@ class StoreWriter:
     async def _commit_all(self, batch: list[_Request]) -> None:
         store = self.store
 
+        ops = _latest_job_records(batch)
+
         def commit() -> None:
             with store.env.begin(write=True) as txn:
-                for request in batch:
-                    for op in request.ops:
-                        store.apply(txn, op)
+                for op in ops:
+                    store.apply(txn, op)
 
         resized = False
         while True:
@@ -268,3 +269,21 @@ class StoreWriter:
                     raise
                 resized = True
                 store.adopt_map_size()
+
+
+def _latest_job_records(batch: list[_Request]) -> list[Op]:
+    """The batch's operations, in order, less each job record that a later one in the batch
+    replaces.
+
+    They are all committed in one transaction, so only a job's last record can be seen; writing
+    the earlier ones (eight index reads and writes each) is work for nothing. A busy daemon often
+    has several of a job's module transitions in one batch.
+    """
+    ops = [op for request in batch for op in request.ops]
+    last: dict[str, int] = {}
+    for i, op in enumerate(ops):
+        if isinstance(op, PutJob):
+            last[op.job_id] = i
+    if len(last) == sum(isinstance(op, PutJob) for op in ops):
+        return ops
+    return [op for i, op in enumerate(ops) if not isinstance(op, PutJob) or last[op.job_id] == i]

@@ -10,6 +10,7 @@ shape. Every list, weight and threshold comes from ``ctx.intel``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class Inputs:
     data: dict[str, Mapping[str, Any]]
     citations: dict[str, list[Citation]]
     warnings: list[str] = field(default_factory=list)
+    #: :func:`input_citations` of these inputs, once worked out (m15 needs it twice).
+    known: dict[str, Citation] | None = field(default=None, repr=False, compare=False)
 
     def get(self, module_id: str) -> Mapping[str, Any]:
         """The data of ``module_id`` (empty when it is missing)."""
@@ -106,8 +109,12 @@ def gather_inputs(ctx: ModuleContext) -> Inputs:
     return Inputs(ctx.domain, data, citations, warnings)
 
 
+@functools.lru_cache(maxsize=4096)
 def url_key(url: str) -> str:
-    """``url`` normalised for comparison: scheme and host lower-cased, no trailing slash."""
+    """``url`` normalised for comparison: scheme and host lower-cased, no trailing slash.
+
+    Cached: m15 keys the same few dozen URLs several times over per job.
+    """
     parts = urlsplit(url.strip())
     path = parts.path.rstrip("/")
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
@@ -145,6 +152,14 @@ def _is_http(value: Any) -> bool:
 def input_citations(inputs: Inputs) -> dict[str, Citation]:
     """Every URL the inputs cite (normalised key -> citation): the dependencies' citations plus
     the source URLs inside m10-m13's data. A model may cite these and nothing else."""
+    if inputs.known is None:
+        # Frozen dataclass: the memo is set once, the way __init__ would set it.
+        object.__setattr__(inputs, "known", _input_citations(inputs))
+    assert inputs.known is not None
+    return dict(inputs.known)
+
+
+def _input_citations(inputs: Inputs) -> dict[str, Citation]:
     known: dict[str, Citation] = {}
     for mid in INPUT_MODULES:
         for citation in inputs.citations.get(mid, []):

@@ -9,6 +9,7 @@ is capped, so a 2 MiB page costs a bounded amount of memory and time.
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 from collections.abc import Iterator
@@ -157,6 +158,14 @@ class PageFacts(msgspec.Struct, kw_only=True):
     markup: str = ""
 
 
+#: Pages parsed lately, by (URL, markup): m01 and m02 both read the same homepage of a job (one
+#: coalesced fetch), and parsing it is the costliest thing either does.
+_RECENT: collections.OrderedDict[tuple[str, str], PageFacts] = collections.OrderedDict()
+_RECENT_SIZE: Final = 16
+#: Larger pages are not kept: the memo holds their markup, at most 16 pages of 512 Ki characters.
+_RECENT_MAX_CHARS: Final = 512 * 1024
+
+
 def extract_facts(html: str, url: str) -> PageFacts:
     """Extract company facts and fingerprinting inputs from ``html``, served at ``url``.
 
@@ -165,8 +174,22 @@ def extract_facts(html: str, url: str) -> PageFacts:
     wrappers, trailing commas, several values per block); objects, arrays and ``@graph`` are
     walked and ``@id`` references resolved. The Organization is the one describing this site
     (its ``url`` on the page's host, or the WebSite's publisher) when there are several.
-    CPU-bound: about 0.15 s per MiB of dense markup (pages are capped at 2 MiB).
+    CPU-bound: about 0.15 s per MiB of dense markup (pages are capped at 2 MiB). The facts of
+    the last few pages are kept, so they are shared by callers, which must not change them.
     """
+    if len(html) > _RECENT_MAX_CHARS:
+        return _extract_facts(html, url)
+    key = (url, html)
+    facts = _RECENT.get(key)
+    if facts is None:
+        facts = _extract_facts(html, url)
+        _RECENT[key] = facts
+        if len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
+    return facts
+
+
+def _extract_facts(html: str, url: str) -> PageFacts:
     parser = _Parser(url)
     try:
         parser.feed(html)

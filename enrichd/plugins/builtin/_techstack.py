@@ -8,6 +8,7 @@ fingerprints may fill that gap.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeVar
@@ -412,12 +413,25 @@ _ROLE_ALIASES: Final = sorted(
 )
 
 
-def role_of(tech: Tech) -> tuple[str, int] | None:
-    """The role ``tech`` plays and how specific the match is (longer is better), if any."""
-    name = _words(tech.name)
+@functools.lru_cache(maxsize=4096)
+def _named_role(tech_name: str) -> tuple[str, int] | None:
+    """The role a technology's name matches and the matching alias's length, if any.
+
+    Cached: every job's stack holds dozens of names, mostly the same few hundred, and each is
+    compared with every alias.
+    """
+    name = _words(tech_name)
     for alias, role in _ROLE_ALIASES:
         if name == alias or name.startswith(alias + " "):
             return role, len(alias)
+    return None
+
+
+def role_of(tech: Tech) -> tuple[str, int] | None:
+    """The role ``tech`` plays and how specific the match is (longer is better), if any."""
+    named = _named_role(tech.name)
+    if named is not None:
+        return named
     if tech.parent is None:
         # A child entry (a plug-in, an edition) is not the platform itself.
         for role, categories in _ROLE_CATEGORIES.items():
