@@ -51,6 +51,8 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from enrichd._toml import toml_value
+
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -71,6 +73,11 @@ _HOP_HEADERS = frozenset(
 )
 _LOG_TAIL_LINES = 60
 T = TypeVar("T")
+
+
+class BenchError(RuntimeError):
+    """The daemon refused the set-up of a benchmark, or a run did not finish: the benchmark
+    prints the message and exits 1."""
 
 
 class StartError(RuntimeError):
@@ -366,21 +373,30 @@ def write_config(
     lines = []
     for name, table in tables.items():
         lines.append(f"[{name}]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+        lines += [f"{key} = {toml_value(value, f'{name}.{key}')}" for key, value in table.items()]
         lines.append("")
     path.write_text("\n".join(lines))
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML for {value!r}")
+def run_sizes(
+    prog: str, sizes: Sequence[T], measure: Callable[[T], dict[str, Any]]
+) -> list[dict[str, Any]] | int:
+    """``measure`` each size in turn, reporting each run on stderr; the runs' figures, or the
+    exit status (2: a process did not start, 1: a run failed) after printing why."""
+    runs = []
+    try:
+        for size in sizes:
+            print(f"{prog}: {size} ...", file=sys.stderr)
+            run = measure(size)
+            print(f"{prog}: {json.dumps(run)}", file=sys.stderr)
+            runs.append(run)
+    except StartError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    except (BenchError, TimeoutError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    return runs
 
 
 def other_plugins() -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from bench._harness import (
+    BenchError,
     Stack,
     StartError,
     machine_info,
@@ -42,10 +43,6 @@ TARGET_MS = 20.0
 POLL_SECONDS = 0.002
 DOMAIN = "cachehit-example.com"
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
-
-
-class BenchError(RuntimeError):
-    """The daemon refused the set-up of the benchmark, or the cache was not used."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -29,6 +29,7 @@ import httpx
 import trio
 
 from bench._harness import (
+    BenchError,
     Stack,
     StartError,
     auth_section,
@@ -47,10 +48,6 @@ REFERENCE_SHARE_TARGET = 0.6
 #: The trivial endpoint on the same server: no token, no read, the framework's minimum.
 REFERENCE_PATH = "/livez"
 REQUEST_TIMEOUT = 10.0
-
-
-class BenchError(RuntimeError):
-    """The daemon refused the set-up of the benchmark (not a measured error)."""
 
 
 @dataclass

@@ -43,9 +43,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench._harness import (
+    BenchError,
     Stack,
-    StartError,
     machine_info,
+    run_sizes,
     running_stack,
     upstream_limit_args,
     wait_until_idle,
@@ -76,10 +77,6 @@ CALIBRATION_JOBS = 25
 CALIBRATION_WORKERS = 64
 #: Random draws averaged for the expected chain latency.
 CHAIN_SAMPLES = 2000
-
-
-class BenchError(RuntimeError):
-    """The daemon refused the set-up of the benchmark, or a run did not finish."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -378,20 +375,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "source_concurrency": args.source_concurrency,
         "concurrent_jobs": args.concurrent_jobs,
         "calibration_latency": args.calibration_latency,
-        "runs": [],
     }
-    try:
-        for size, repeats in args.sizes:
-            print(f"bench.makespan: {size} domains x{repeats} ...", file=sys.stderr)
-            run = measure(size, repeats, args)
-            print(f"bench.makespan: {json.dumps(run)}", file=sys.stderr)
-            figures["runs"].append(run)
-    except StartError as exc:
-        print(f"bench.makespan: {exc}", file=sys.stderr)
-        return 2
-    except (BenchError, TimeoutError) as exc:
-        print(f"bench.makespan: {exc}", file=sys.stderr)
-        return 1
+    runs = run_sizes("bench.makespan", args.sizes, lambda size: measure(size[0], size[1], args))
+    if isinstance(runs, int):
+        return runs
+    figures["runs"] = runs
     figures["target"] = {
         "ratio": RATIO_TARGET,
         "met": all(run["target"]["met"] for run in figures["runs"]),

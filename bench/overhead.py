@@ -34,11 +34,12 @@ import httpx
 import trio
 
 from bench._harness import (
+    BenchError,
     RecordedRequest,
     Stack,
-    StartError,
     machine_busy_seconds,
     machine_info,
+    run_sizes,
     running_stack,
     upstream_limit_args,
     wait_until_idle,
@@ -53,10 +54,6 @@ BURST = 1_000_000
 #: Each source's workers unless --source-concurrency overrides them: the shipped defaults.
 DEFAULT_WORKERS = {spec.name: spec.max_concurrency for spec in SOURCES}
 LIST_PAGE = 100
-
-
-class BenchError(RuntimeError):
-    """The daemon refused the set-up of the benchmark."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -284,20 +281,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures: dict[str, Any] = {
         "benchmark": "overhead",
         "concurrent_jobs": args.concurrent_jobs,
-        "runs": [],
     }
-    try:
-        for size in args.sizes:
-            print(f"bench.overhead: {size} domains ...", file=sys.stderr)
-            run = measure(size, args)
-            print(f"bench.overhead: {json.dumps(run)}", file=sys.stderr)
-            figures["runs"].append(run)
-    except StartError as exc:
-        print(f"bench.overhead: {exc}", file=sys.stderr)
-        return 2
-    except (BenchError, TimeoutError) as exc:
-        print(f"bench.overhead: {exc}", file=sys.stderr)
-        return 1
+    runs = run_sizes("bench.overhead", args.sizes, lambda size: measure(size, args))
+    if isinstance(runs, int):
+        return runs
+    figures["runs"] = runs
     figures["target"] = {
         "ratio": RATIO_TARGET,
         "met": all(run["target"]["met"] for run in figures["runs"]),

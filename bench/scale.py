@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench._harness import (
+    BenchError,
     Proc,
     Stack,
     StartError,
@@ -45,10 +46,6 @@ READY_TARGET_S = 2.0
 MAX_BATCH_DOMAINS = 1000
 #: How long after READY the restarted daemon's memory is read again.
 SETTLE_SECONDS = 1.0
-
-
-class BenchError(RuntimeError):
-    """The daemon refused the set-up of the benchmark."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
