@@ -3,8 +3,10 @@ redirects (tests/daemon/test_sources.py covers the rest through an httpx.MockTra
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 
@@ -64,3 +66,28 @@ async def test_an_unusable_redirect_is_an_error_not_a_crash(autojump: Any, canne
         # A usable redirect is not followed: the module gets the 3xx to judge.
         response = await actors["similarweb"].request("GET", "v1/s")
         assert (response.status_code, response.headers.get("location")) == (302, "/elsewhere")
+
+
+async def test_a_reload_to_fewer_workers_closes_the_old_connections(
+    autojump: Any, canned: Any
+) -> None:
+    async def slow(request: Any) -> HttpResponse:
+        await trio.sleep(1)
+        return HttpResponse(status=200, body=b"{}")
+
+    canned.add("GET", "/similarweb/v1/slow", *[slow] * 6)
+    settings = {"base_url": f"{canned.url}/similarweb", "api_key": "key-123", "max_concurrency": 3}
+    async with running_sources({"similarweb": settings}) as actors:
+        actor = actors["similarweb"]
+        async with trio.open_nursery() as nursery:
+            for i in range(3):  # distinct, or they would share one upstream call
+                nursery.start_soon(partial(actor.request, "GET", "v1/slow", params={"n": str(i)}))
+        old = actor._slot
+        assert old is not None and sorted(old.transports) == [0, 1, 2]
+        actor.reconfigure(msgspec.structs.replace(actor.settings, max_concurrency=1))
+        await trio.sleep(0.1)
+        # A new concurrency takes a new client; the old one, every worker's connection with it,
+        # is closed once no call uses it.
+        assert actor._slot is not old and old.client.is_closed
+        assert (await actor.request("GET", "v1/slow")).status_code == 200
+        assert actor._slot is not None and sorted(actor._slot.transports) == [0]
