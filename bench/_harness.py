@@ -379,10 +379,19 @@ def write_config(
 
 
 def run_sizes(
-    prog: str, sizes: Sequence[T], measure: Callable[[T], dict[str, Any]]
-) -> list[dict[str, Any]] | int:
-    """``measure`` each size in turn, reporting each run on stderr; the runs' figures, or the
-    exit status (2: a process did not start, 1: a run failed) after printing why."""
+    prog: str,
+    figures: dict[str, Any],
+    sizes: Sequence[T],
+    measure: Callable[[T], dict[str, Any]],
+    *,
+    ratio_target: float,
+    machine: dict[str, Any],
+) -> int:
+    """``measure`` each size in turn (each run reported on stderr), then print ``figures`` with
+    the runs, whether every run met ``ratio_target``, and ``machine`` as one JSON line.
+
+    Returns the exit status: 0, 2 if a process did not start, 1 if a run failed (why is printed).
+    """
     runs = []
     try:
         for size in sizes:
@@ -396,7 +405,14 @@ def run_sizes(
     except (BenchError, TimeoutError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
-    return runs
+    figures["runs"] = runs
+    figures["target"] = {
+        "ratio": ratio_target,
+        "met": all(run["target"]["met"] for run in runs),
+    }
+    figures["machine"] = machine
+    print(json.dumps(figures), flush=True)
+    return 0
 
 
 def other_plugins() -> list[str]:

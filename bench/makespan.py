@@ -33,7 +33,6 @@ ten well under its 3-5 min. See docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import sys
@@ -376,17 +375,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "concurrent_jobs": args.concurrent_jobs,
         "calibration_latency": args.calibration_latency,
     }
-    runs = run_sizes("bench.makespan", args.sizes, lambda size: measure(size[0], size[1], args))
-    if isinstance(runs, int):
-        return runs
-    figures["runs"] = runs
-    figures["target"] = {
-        "ratio": RATIO_TARGET,
-        "met": all(run["target"]["met"] for run in figures["runs"]),
-    }
-    figures["machine"] = machine
-    print(json.dumps(figures), flush=True)
-    return 0
+    return run_sizes(
+        "bench.makespan",
+        figures,
+        args.sizes,
+        lambda size: measure(size[0], size[1], args),
+        ratio_target=RATIO_TARGET,
+        machine=machine,
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ Target (issue 7): at least 70% of the bare loop's rate. See docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import time
@@ -282,17 +281,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "benchmark": "overhead",
         "concurrent_jobs": args.concurrent_jobs,
     }
-    runs = run_sizes("bench.overhead", args.sizes, lambda size: measure(size, args))
-    if isinstance(runs, int):
-        return runs
-    figures["runs"] = runs
-    figures["target"] = {
-        "ratio": RATIO_TARGET,
-        "met": all(run["target"]["met"] for run in figures["runs"]),
-    }
-    figures["machine"] = machine
-    print(json.dumps(figures), flush=True)
-    return 0
+    return run_sizes(
+        "bench.overhead",
+        figures,
+        args.sizes,
+        lambda size: measure(size, args),
+        ratio_target=RATIO_TARGET,
+        machine=machine,
+    )
 
 
 if __name__ == "__main__":
